@@ -1,0 +1,42 @@
+# Pilcrow: `make run` sets up and opens the tool on corpus/; `make test` sets up and tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run index test lint bench eval clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/qa index --corpus corpus --index index
+	$(BIN)/qa tui --index index
+
+index: setup
+	$(BIN)/qa index --corpus corpus --index index
+
+test: setup
+	$(BIN)/ruff check qa tui tests benchmarks
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check qa tui tests benchmarks
+	$(BIN)/ruff format --check qa tui tests benchmarks
+	$(BIN)/mypy
+
+eval: setup
+	$(BIN)/qa index --corpus ../shared/corpus/cablegate --index bench-data/cables-index
+	$(BIN)/qa eval ../shared/eval/cables-dev.jsonl --index bench-data/cables-index --mode all
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

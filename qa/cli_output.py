@@ -1,0 +1,192 @@
+"""How the CLI shows things: answers, documents, index summaries, progress.
+
+Corpus text is data, never markup: it goes through ``rich.text.Text`` (so ``[bold]`` in a
+cable stays literal) after terminal control sequences are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from qa.indexer import IndexSummary
+from qa.models import Document, Hit, Passage
+
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]"
+)
+
+stdout = Console(highlight=False, markup=False, emoji=False, soft_wrap=not sys.stdout.isatty())
+stderr = Console(stderr=True, highlight=False, markup=False, emoji=False)
+
+
+def safe(text: str) -> str:
+    """Text with terminal escape sequences and control characters removed."""
+    return _CONTROL.sub("", text)
+
+
+def reflow(text: str) -> str:
+    """Join a cable's hard-wrapped lines; keep blank-line paragraph breaks."""
+    blocks = re.split(r"\n\s*\n", text)
+    return "\n\n".join(" ".join(block.split()) for block in blocks if block.strip())
+
+
+class RichProgress:
+    """Indexing progress on stderr: a bar with rate and time remaining, warnings above it."""
+
+    def __init__(self) -> None:
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def start(self, total: int, description: str) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=stderr,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total, rate="")
+
+    def advance(self, n: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, n)
+            task = self._progress.tasks[0]
+            if task.speed:
+                self._progress.update(self._task, rate=f"{task.speed:.0f}/s")
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def warn(self, message: str) -> None:
+        stderr.print(Text(f"warning: {safe(message)}", style="yellow"))
+
+
+def print_index_summary(summary: IndexSummary) -> None:
+    if summary.rebuilt:
+        stderr.print(f"note: {summary.rebuilt}")
+    stderr.print(
+        f"{summary.documents} documents, {summary.passages} passages "
+        f"(added {summary.added}, changed {summary.changed}, removed {summary.removed}, "
+        f"unchanged {summary.unchanged}, skipped {summary.skipped}); "
+        f"embedded {summary.passages_embedded} texts in {summary.seconds:.1f} s; "
+        f"generation {summary.generation}"
+    )
+
+
+def hit_json(question: str, hits: Sequence[Hit], took_ms: float) -> dict[str, object]:
+    return {
+        "question": question,
+        "results": [h.to_json() for h in hits],
+        "took_ms": round(took_ms, 1),
+    }
+
+
+def print_hits(question: str, hits: Sequence[Hit], took_ms: float) -> None:
+    if not hits:
+        stderr.print(f"No passage matches {safe(question)!r}.")
+        return
+    for hit in hits:
+        header = Text()
+        header.append(f"{hit.rank}. ", style="dim")
+        header.append(hit.citation, style="bold cyan")
+        header.append(f"  {safe(hit.title)}", style="bold")
+        meta = " · ".join(x for x in (hit.date[:10], hit.origin, hit.classification) if x)
+        header.append(f"\n   {safe(meta)}  score {hit.score:.3f}", style="dim")
+        stdout.print(header)
+        stdout.print(_passage_text(hit.text, hit.highlight), end="\n\n")
+    stderr.print(Text(f"{len(hits)} results in {took_ms:.0f} ms", style="dim"))
+
+
+def _passage_text(text: str, highlight: tuple[int, int] | None) -> Text:
+    """The passage reflowed, with the highlighted sentence in bold."""
+    if highlight is None:
+        return Text("   " + reflow(safe(text)))
+    start, end = highlight
+    out = Text("   ")
+    out.append(reflow(safe(text[:start])) + " " if start else "")
+    out.append(reflow(safe(text[start:end])), style="bold yellow")
+    rest = reflow(safe(text[end:]))
+    out.append(" " + rest if rest else "")
+    return out
+
+
+def print_document(doc: Document, passages: Sequence[Passage], as_json: bool) -> None:
+    if as_json:
+        data = {
+            "doc_id": doc.doc_id,
+            "title": doc.title,
+            "date": doc.date,
+            "origin": doc.origin,
+            "classification": doc.classification,
+            "tags": list(doc.tags),
+            "source": doc.source,
+            "passages": [
+                {
+                    "citation": p.citation(doc.doc_id),
+                    "label": p.label,
+                    "paragraph": p.paragraph,
+                    "heading": p.heading,
+                    "text": p.text,
+                    "start": p.start,
+                    "end": p.end,
+                }
+                for p in passages
+            ],
+        }
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return
+    head = Text(safe(doc.doc_id), style="bold cyan")
+    head.append(f"  {safe(doc.title)}", style="bold")
+    meta = " · ".join(
+        x for x in (doc.date, doc.origin, doc.classification, " ".join(doc.tags)) if x
+    )
+    head.append(f"\n{safe(meta)}\n", style="dim")
+    stdout.print(head)
+    for p in passages:
+        label = Text(p.label, style="bold cyan")
+        if p.heading:
+            label.append(f"  {safe(p.heading)}", style="italic")
+        stdout.print(label)
+        stdout.print(Text(reflow(safe(p.text))), end="\n\n")
+
+
+def print_eval_table(name: str, questions: int, results: dict) -> None:  # type: ignore[type-arg]
+    """One row per mode and question kind, metrics as columns."""
+    from rich.table import Table
+
+    from qa.evaluate import METRICS
+
+    table = Table(title=f"{name}: {questions} questions", title_justify="left")
+    table.add_column("mode")
+    table.add_column("kind")
+    for metric in METRICS:
+        table.add_column(metric, justify="right")
+    for mode, result in results.items():
+        table.add_row(mode, "all", *(f"{result.overall[m]:.3f}" for m in METRICS))
+        if len(result.by_kind) > 1:
+            for kind, values in result.by_kind.items():
+                table.add_row("", kind, *(f"{values[m]:.3f}" for m in METRICS), style="dim")
+    stdout.print(table)

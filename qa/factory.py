@@ -1,0 +1,73 @@
+"""The one place that builds the object graph (embedder, indexer run, searcher).
+
+The CLI, the TUI and the tests all go through here, so they load the same model the same
+way and share one loaded copy per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from qa import locations
+from qa.embed import Embedder, canonical_model_name, load_embedder
+from qa.indexer import IndexSummary, Progress, update_index
+from qa.retrieve import Searcher
+
+_models: dict[str, Embedder] = {}
+_models_lock = threading.Lock()
+
+
+def shared_embedder(name: str) -> Embedder:
+    """Load a model once per process (tests and the TUI reuse it across indexes)."""
+    key = canonical_model_name(name)
+    with _models_lock:
+        if key not in _models:
+            _models[key] = load_embedder(name)
+        return _models[key]
+
+
+def open_searcher(index_dir: Path | None = None) -> Searcher:
+    """A searcher over ``index_dir`` (default: ``locations.index_dir()``)."""
+    return Searcher(index_dir or locations.index_dir(), shared_embedder)
+
+
+def build_index(
+    corpus_dir: Path | None = None,
+    index_dir: Path | None = None,
+    model: str | None = None,
+    *,
+    rebuild: bool = False,
+    wait: bool = False,
+    progress: Progress | None = None,
+) -> IndexSummary:
+    """Index ``corpus_dir`` into ``index_dir`` incrementally (see ``qa.indexer``)."""
+    return update_index(
+        corpus_dir or locations.corpus_dir(),
+        index_dir or locations.index_dir(),
+        model or locations.model_name(),
+        shared_embedder,
+        rebuild=rebuild,
+        wait=wait,
+        progress=progress,
+    )
+
+
+def index_beir(corpus_jsonl: Path, *, progress: Progress | None = None) -> Path:
+    """Index a BEIR ``corpus.jsonl`` into its own cached index; returns that index folder."""
+    import hashlib
+
+    from qa.evaluate import beir_sources
+    from qa.indexer import index_sources
+
+    resolved = corpus_jsonl.resolve()
+    tag = hashlib.blake2b(str(resolved).encode(), digest_size=4).hexdigest()
+    index = locations.eval_cache_dir() / f"{resolved.parent.name}-{tag}"
+    index_sources(
+        lambda: beir_sources(resolved),
+        index,
+        locations.model_name(),
+        shared_embedder,
+        progress=progress,
+    )
+    return index

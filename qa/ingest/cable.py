@@ -1,0 +1,125 @@
+"""The cable pipeline shared by the HTML and plain-text parsers: raw body text to Document.
+
+Both layouts end in the same telegram text, so the repairs (page breaks), the paragraph
+numbering and the passage cutting are done once, here, and cite identically.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+from qa.ingest import numbering, pagebreaks, segment
+from qa.models import DocKind, Document, Passage
+
+REF_ID = re.compile(r"\d{2}[A-Z][A-Z-]*\d+")
+_SUBJECT = re.compile(r"(?<![(\w])SUBJ(?:ECT)?\s*[:.]\s*(\S[^\n]*)", re.IGNORECASE)
+_SUBJECT_STOP = re.compile(
+    r"\s*(?:$|REF\b|REFS?:|Classified|CLASSIFIED|¶|\d{1,3}\s?\.|[-=_]{3,}|\(|[A-Z]\.\s|"
+    r"Summary\b|SUMMARY\b|SIPDIS|E\.O\.|TAGS\b)"
+)
+_TAGS = re.compile(r"(?<![\w/])TAGS\b\s*:?[ \t]*([^\n]*)", re.IGNORECASE)
+_TAG_TOKEN = re.compile(r"[A-Za-z]{2,8}")
+_TITLE_MAX = 300
+
+
+def build_cable(
+    raw: str,
+    *,
+    doc_id: str,
+    source: str,
+    date: str = "",
+    origin: str = "",
+    classification: str = "",
+    tags: tuple[str, ...] = (),
+    title: str = "",
+) -> tuple[Document, numbering.Resolution]:
+    """Repair, number and cut a cable body; the Resolution is returned for the audit."""
+    text = _tidy(pagebreaks.repair(_tidy(raw)))
+    candidates = numbering.glyph_candidates(text)
+    if not any(c.number is not None for c in candidates):
+        candidates = sorted(candidates + numbering.bare_candidates(text), key=lambda c: c.pos)
+    res = numbering.resolve(text, candidates)
+    dropped = [r.candidate.pos for r in res.rejected if r.candidate.glyph]
+    body = _drop_chars(text, dropped)
+    starts = [(p.pos - bisect.bisect_left(dropped, p.pos), p.number) for p in res.paragraphs]
+    doc = Document(
+        doc_id=doc_id,
+        kind=DocKind.CABLE,
+        title=subject(body) or title or doc_id,
+        body=body,
+        source=source,
+        date=date,
+        origin=origin,
+        classification=classification,
+        tags=tags or tags_in(body),
+        passages=cable_passages(body, starts),
+    )
+    return doc, res
+
+
+def cable_passages(body: str, starts: list[tuple[int, int]]) -> list[Passage]:
+    """``(header)`` + one passage per accepted paragraph, or ``(text N)`` blocks if none."""
+    if not starts:
+        spans = segment.merge_small(segment.blocks(body))
+        found = (
+            segment.make_passage(body, f"(text {k})", None, s, e)
+            for k, (s, e) in enumerate(spans, 1)
+        )
+        return [p for p in found if p is not None]
+    cuts: list[tuple[int, str]] = []
+    floor = 0
+    for pos, _ in starts:
+        cuts.append(segment.heading_above(body, pos, floor))
+        line_end = body.find("\n", pos)
+        floor = len(body) if line_end == -1 else line_end
+    out: list[Passage | None] = []
+    header = body[: cuts[0][0]]
+    if segment.has_content(header):
+        out.append(segment.make_passage(body, "(header)", None, 0, cuts[0][0]))
+    for i, (pos, number) in enumerate(starts):
+        end = cuts[i + 1][0] if i + 1 < len(starts) else len(body)
+        out.append(segment.make_passage(body, f"¶{number}", number, pos, end, cuts[i][1]))
+    return [p for p in out if p is not None]
+
+
+def subject(body: str) -> str:
+    """The SUBJECT line, joined with its continuation lines (up to a blank line)."""
+    m = _SUBJECT.search(body)
+    if not m:
+        return ""
+    parts = [m.group(1)]
+    rest = body[m.end() :].split("\n")[1:4]
+    for line in rest:
+        if _SUBJECT_STOP.match(line) or pagebreaks.is_break_line(line):
+            break
+        parts.append(line)
+    return " ".join(" ".join(parts).split())[:_TITLE_MAX]
+
+
+def tags_in(body: str) -> tuple[str, ...]:
+    """Tags from a ``TAGS:`` line of plain text (``TAGS: PREL PGOV KZ``)."""
+    m = _TAGS.search(body)
+    if not m:
+        return ()
+    line = re.split(r"(?i)\bSUBJ", m.group(1))[0]
+    tokens = [t.upper() for t in re.split(r"[\s,;]+", line) if _TAG_TOKEN.fullmatch(t)]
+    return tuple(dict.fromkeys(tokens))
+
+
+def _tidy(text: str) -> str:
+    """Trailing spaces off every line, at most one blank line in a row, no blank edges."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def _drop_chars(text: str, positions: list[int]) -> str:
+    """``text`` without the characters at ``positions`` (sorted): rejected ``¶`` glyphs."""
+    if not positions:
+        return text
+    pieces, prev = [], 0
+    for pos in positions:
+        pieces.append(text[prev:pos])
+        prev = pos + 1
+    pieces.append(text[prev:])
+    return "".join(pieces)

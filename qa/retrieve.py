@@ -1,0 +1,275 @@
+"""Questions → ranked, cited passages: dense, lexical and hybrid search over one index.
+
+A ``Searcher`` holds a read-only view of one index: the SQLite store, the vector file of
+the current generation, and the embedding model (loaded on first use, or ahead of time by
+``warm()`` from a worker thread). Before each search it checks the manifest and reloads
+the vectors if another process has committed a new generation, so long-lived readers
+(the TUI) never mix generations.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa import lexical, store, vectors
+from qa.embed import Embedder
+from qa.errors import IndexDamagedError, NoIndexError, UsageError
+from qa.highlight import best_sentences
+from qa.locations import db_path, vectors_path
+from qa.models import Filters, Hit
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000  # the model reads ~256 word pieces; the rest only slows BM25
+RRF_K = 60
+CANDIDATES = 100  # depth of each ranked list fed to fusion
+
+_CABLE_ID = re.compile(r"\b(\d{2}[A-Z][A-Z-]{1,24}\d{1,6})\b", re.IGNORECASE)
+
+
+class Mode(StrEnum):
+    DENSE = "dense"
+    LEXICAL = "lexical"
+    HYBRID = "hybrid"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    """What the status line and ``qa paths`` show about an index."""
+
+    documents: int
+    passages: int
+    model: str
+    generation: int
+    updated_at: str
+
+
+class Searcher:
+    """Read side of an index. Thread-safe for one search at a time per instance."""
+
+    def __init__(self, index_dir: Path, load_embedder: Callable[[str], Embedder]) -> None:
+        self.index_dir = index_dir
+        self._load_embedder = load_embedder
+        self._db = store.connect(db_path(index_dir), readonly=True)
+        self._lock = threading.RLock()
+        self._embedder: Embedder | None = None
+        self._vectors: Any = None
+        self._generation = -1
+        self._manifest: dict[str, str] = {}
+        self._check_generation()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def model_name(self) -> str:
+        return self._manifest.get("model", "")
+
+    def info(self) -> IndexInfo:
+        with self._lock:
+            docs, passages = store.counts(self._db)
+            return IndexInfo(
+                docs,
+                passages,
+                self.model_name,
+                self._generation,
+                self._manifest.get("updated_at", ""),
+            )
+
+    def warm(self) -> Embedder:
+        """Load the model now (call from a worker thread; it takes seconds)."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = self._load_embedder(self.model_name)
+                if self._embedder.dim != int(self._manifest["dim"]):
+                    raise IndexDamagedError(
+                        f"model {self.model_name} gives {self._embedder.dim}-d vectors but the "
+                        f"index holds {self._manifest['dim']}-d ones; run `qa index --rebuild`"
+                    )
+            return self._embedder
+
+    @property
+    def embedder_loaded(self) -> bool:
+        return self._embedder is not None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _check_generation(self) -> bool:
+        """Reload the manifest and vectors if a new generation was committed."""
+        manifest = store.read_manifest(self._db)
+        if not manifest.get("generation"):
+            raise NoIndexError(f"index at {self.index_dir} is empty: run `qa index`")
+        generation = int(manifest["generation"])
+        if generation == self._generation:
+            return False
+        if self._manifest.get("model") and manifest["model"] != self._manifest["model"]:
+            self._embedder = None  # rebuilt with another model
+        path = vectors_path(self.index_dir, generation)
+        if not path.exists():
+            raise IndexDamagedError(
+                f"{path} is missing; repair with `qa index` or `qa index --rebuild`"
+            )
+        index = vectors.read(path, int(manifest["dim"]))
+        expected = int(manifest.get("vector_count", index.ntotal))
+        if index.ntotal != expected:
+            raise IndexDamagedError(
+                f"{path} holds {index.ntotal} vectors, the manifest says {expected}; "
+                "run `qa index --rebuild`"
+            )
+        self._vectors, self._manifest, self._generation = index, manifest, generation
+        return True
+
+    def refresh(self) -> bool:
+        """True when a newer generation was picked up."""
+        with self._lock:
+            return self._check_generation()
+
+    # -- search -------------------------------------------------------------------------
+
+    def search(
+        self,
+        question: str,
+        *,
+        k: int = 5,
+        mode: Mode | str = Mode.HYBRID,
+        filters: Filters | None = None,
+        highlight: bool = True,
+    ) -> list[Hit]:
+        """The top-k passages for a question, best first."""
+        question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        if not question:
+            raise UsageError("the question is empty")
+        mode = Mode(mode)
+        filters = filters or Filters()
+        with self._lock:
+            self._check_generation()
+            query_vector = None
+            if mode != Mode.LEXICAL or highlight:
+                query_vector = self.warm().embed([question])[0]
+            ranked = self._rank(question, query_vector, k, mode, filters)
+            hits = self._hydrate(ranked[:k])
+            if highlight and hits and query_vector is not None:
+                spans = best_sentences(self.warm(), query_vector, [h.text for h in hits])
+                hits = [_with_highlight(h, span) for h, span in zip(hits, spans, strict=True)]
+            return hits
+
+    def _rank(
+        self,
+        question: str,
+        query_vector: np.ndarray | None,
+        k: int,
+        mode: Mode,
+        filters: Filters,
+    ) -> list[tuple[int, float]]:
+        depth = max(k, CANDIDATES)
+        if mode == Mode.LEXICAL:
+            return lexical.search(self._db, question, depth, filters)
+        assert query_vector is not None
+        dense = self._dense(query_vector, depth, filters)
+        if mode == Mode.DENSE:
+            return dense
+        lex = lexical.search(self._db, question, depth, filters)
+        return fuse([dense, lex], boost=self._mentioned_passages(question, filters))
+
+    def _dense(self, query_vector: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
+        allowed = None
+        if not filters.is_empty():
+            allowed = vectors.all_window_ids(store.filtered_passage_ids(self._db, filters))
+        # Windows of one passage compete for slots: over-fetch, keep each passage's best.
+        scores, ids = vectors.search(self._vectors, query_vector, k * 3, allowed)
+        best: dict[int, float] = {}
+        for score, pid in zip(scores.tolist(), vectors.passage_of(ids).tolist(), strict=True):
+            if pid not in best:
+                best[pid] = score
+        return list(best.items())[:k]
+
+    def _mentioned_passages(self, question: str, filters: Filters) -> set[int]:
+        """Passages of cables whose ID appears in the question (``07MOSCOW5292``)."""
+        found: set[int] = set()
+        for doc_id in {m.group(1).upper() for m in _CABLE_ID.finditer(question)}:
+            narrowed = Filters(**{**_filters_dict(filters), "doc_id": doc_id})
+            found.update(store.filtered_passage_ids(self._db, narrowed).tolist())
+        return found
+
+    def _hydrate(self, ranked: list[tuple[int, float]]) -> list[Hit]:
+        rows = store.passage_rows(self._db, [pid for pid, _ in ranked])
+        hits: list[Hit] = []
+        for pid, score in ranked:
+            row = rows.get(pid)
+            if row is None:  # deleted since the vectors were written; never cite it
+                continue
+            hits.append(
+                Hit(
+                    rank=len(hits) + 1,
+                    passage_id=pid,
+                    doc_id=row["doc_id"],
+                    label=row["label"],
+                    paragraph=row["paragraph"],
+                    score=score,
+                    text=row["text"],
+                    heading=row["heading"],
+                    title=row["title"],
+                    date=row["date"],
+                    origin=row["origin"],
+                    classification=row["classification"],
+                    source=row["source"],
+                )
+            )
+        return hits
+
+    def document(self, doc_id: str):  # type: ignore[no-untyped-def]
+        """The stored document (with passages) for ``qa show`` and the source pane."""
+        with self._lock:
+            return store.get_document(self._db, doc_id)
+
+
+def fuse(
+    rankings: list[list[tuple[int, float]]],
+    *,
+    weights: tuple[float, ...] | None = None,
+    boost: set[int] | None = None,
+) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion; passages in ``boost`` (named cable) go first."""
+    weights = weights or (1.0,) * len(rankings)
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, (pid, _) in enumerate(ranking):
+            scores[pid] = scores.get(pid, 0.0) + weight / (RRF_K + rank + 1)
+    if boost:
+        for pid in scores:
+            if pid in boost:
+                scores[pid] += 1.0
+    return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+
+def _filters_dict(filters: Filters) -> dict[str, str | None]:
+    return {
+        "origin": filters.origin,
+        "since": filters.since,
+        "until": filters.until,
+        "classification": filters.classification,
+        "tag": filters.tag,
+        "doc_id": filters.doc_id,
+    }
+
+
+def _with_highlight(hit: Hit, span: tuple[int, int]) -> Hit:
+    from dataclasses import replace
+
+    return replace(hit, highlight=span)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = fn()
+    return result, (time.perf_counter() - started) * 1000

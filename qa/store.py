@@ -1,0 +1,440 @@
+"""SQLite, the source of truth: documents, passages, the FTS index, embeddings, manifest.
+
+Everything a reader needs to trust a citation lives here; the FAISS file is derived from
+the ``embeddings`` table and can always be rebuilt from it. The database runs in WAL mode
+so readers (``qa ask``, the TUI) see the last committed generation while ``qa index``
+writes the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import IndexDamagedError, NoIndexError
+from qa.models import DocKind, Document, Filters, Passage
+
+log = logging.getLogger(__name__)
+
+APPLICATION_ID = 0x50494C43  # "PILC": tells our database from a foreign SQLite file
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one (``executescript`` would commit our open transaction)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+
+
+def _m1(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            doc_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            date TEXT NOT NULL DEFAULT '',
+            origin TEXT NOT NULL DEFAULT '',
+            classification TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL UNIQUE,
+            file_hash TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE TABLE passages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            paragraph INTEGER,
+            heading TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            text_hash TEXT NOT NULL,
+            search_text TEXT NOT NULL,
+            context TEXT NOT NULL DEFAULT '',
+            view_hashes TEXT NOT NULL
+        );
+        CREATE INDEX passages_document ON passages(document_id, seq);
+        CREATE VIRTUAL TABLE passages_fts USING fts5(
+            search_text, context,
+            content='passages', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
+            INSERT INTO passages_fts(rowid, search_text, context)
+            VALUES (new.id, new.search_text, new.context);
+        END;
+        CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
+            INSERT INTO passages_fts(passages_fts, rowid, search_text, context)
+            VALUES ('delete', old.id, old.search_text, old.context);
+        END;
+        CREATE TABLE embeddings (
+            model TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (model, text_hash)
+        ) WITHOUT ROWID;
+        CREATE TABLE manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE INDEX documents_date ON documents(date);
+        """,
+    )
+
+
+MIGRATIONS = [_m1]
+"""Numbered schema migrations; migration i brings ``user_version`` from i to i+1."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassage:
+    """A passage row ready to insert: the parsed passage plus what indexing derived."""
+
+    passage: Passage
+    text_hash: str
+    search_text: str
+    context: str
+    view_hashes: tuple[str, ...]
+
+
+def connect(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite3.Connection:
+    """Open (and if asked create and migrate) the index database.
+
+    Raises ``NoIndexError`` when it does not exist and ``IndexDamagedError`` when the
+    file is not a Pilcrow database (foreign or corrupted SQLite, truncated file).
+    """
+    if not path.exists() and not create:
+        raise NoIndexError(
+            f"no index at {path.parent}: build it with `qa index --index {path.parent}`"
+        )
+    try:
+        if readonly:
+            db = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise IndexDamagedError(
+            f"{path}: not a readable index database ({exc}); rebuild with `qa index --rebuild`"
+        ) from exc
+    if version == 0 and app_id == 0:
+        has_tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if has_tables:
+            raise IndexDamagedError(
+                f"{path}: a foreign SQLite database, not a Pilcrow index; "
+                "remove it or rebuild with `qa index --rebuild`"
+            )
+        if readonly:
+            raise NoIndexError(f"index at {path.parent} is empty: run `qa index`")
+    elif app_id != APPLICATION_ID:
+        raise IndexDamagedError(
+            f"{path}: a foreign SQLite database, not a Pilcrow index; "
+            "remove it or rebuild with `qa index --rebuild`"
+        )
+    if version > len(MIGRATIONS):
+        raise IndexDamagedError(
+            f"{path}: written by a newer Pilcrow (schema {version}); "
+            "upgrade Pilcrow or run `qa index --rebuild`"
+        )
+    if version < len(MIGRATIONS):
+        if readonly:
+            raise IndexDamagedError(f"{path}: schema {version} is old; run `qa index` to upgrade")
+        _migrate(db, version)
+    return db
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    for number in range(version, len(MIGRATIONS)):
+        with transaction(db):
+            MIGRATIONS[number](db)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {number + 1}")
+        log.info("migrated index schema to version %d", number + 1)
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """An explicit ``BEGIN IMMEDIATE`` transaction: all of it lands, or none of it."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+# -- manifest ---------------------------------------------------------------------------
+
+
+def read_manifest(db: sqlite3.Connection) -> dict[str, str]:
+    return {row["key"]: row["value"] for row in db.execute("SELECT key, value FROM manifest")}
+
+
+def write_manifest(db: sqlite3.Connection, values: dict[str, str]) -> None:
+    db.executemany(
+        "INSERT INTO manifest(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        list(values.items()),
+    )
+
+
+# -- documents and passages -------------------------------------------------------------
+
+
+def file_hashes(db: sqlite3.Connection) -> dict[str, tuple[int, str, str]]:
+    """``source -> (row id, doc_id, file hash)`` for change detection."""
+    return {
+        row["source"]: (row["id"], row["doc_id"], row["file_hash"])
+        for row in db.execute("SELECT id, doc_id, source, file_hash FROM documents")
+    }
+
+
+def passage_ids_of(db: sqlite3.Connection, document_ids: Sequence[int]) -> list[int]:
+    ids: list[int] = []
+    for chunk in _chunks(document_ids, 500):
+        marks = ",".join("?" * len(chunk))
+        ids += [
+            row[0]
+            for row in db.execute(f"SELECT id FROM passages WHERE document_id IN ({marks})", chunk)
+        ]
+    return ids
+
+
+def delete_documents(db: sqlite3.Connection, document_ids: Sequence[int]) -> None:
+    for chunk in _chunks(document_ids, 500):
+        marks = ",".join("?" * len(chunk))
+        db.execute(f"DELETE FROM passages WHERE document_id IN ({marks})", chunk)
+        db.execute(f"DELETE FROM documents WHERE id IN ({marks})", chunk)
+
+
+def insert_document(
+    db: sqlite3.Connection, doc: Document, file_hash: str, passages: Sequence[StoredPassage]
+) -> list[int]:
+    """Insert one document and its passages; returns the new passage ids in order."""
+    cur = db.execute(
+        "INSERT INTO documents(doc_id, kind, title, date, origin, classification, tags, source,"
+        " file_hash, body) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            doc.doc_id,
+            doc.kind.value,
+            doc.title,
+            doc.date,
+            doc.origin,
+            doc.classification,
+            " ".join(doc.tags),
+            doc.source,
+            file_hash,
+            doc.body,
+        ),
+    )
+    document_id = cur.lastrowid
+    ids: list[int] = []
+    for seq, sp in enumerate(passages):
+        p = sp.passage
+        cur = db.execute(
+            'INSERT INTO passages(document_id, seq, label, paragraph, heading, text, start, "end",'
+            " text_hash, search_text, context, view_hashes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                document_id,
+                seq,
+                p.label,
+                p.paragraph,
+                p.heading,
+                p.text,
+                p.start,
+                p.end,
+                sp.text_hash,
+                sp.search_text,
+                sp.context,
+                " ".join(sp.view_hashes),
+            ),
+        )
+        assert cur.lastrowid is not None
+        ids.append(cur.lastrowid)
+    return ids
+
+
+def counts(db: sqlite3.Connection) -> tuple[int, int]:
+    """``(documents, passages)``."""
+    docs = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+    passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
+    return docs, passages
+
+
+def all_view_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, list[str]]]:
+    for row in db.execute("SELECT id, view_hashes FROM passages ORDER BY id"):
+        yield row[0], row[1].split()
+
+
+_DOC_COLUMNS = "doc_id, kind, title, date, origin, classification, tags, source, body"
+
+
+def _document_from_row(row: sqlite3.Row) -> Document:
+    return Document(
+        doc_id=row["doc_id"],
+        kind=DocKind(row["kind"]),
+        title=row["title"],
+        body=row["body"],
+        source=row["source"],
+        date=row["date"],
+        origin=row["origin"],
+        classification=row["classification"],
+        tags=tuple(row["tags"].split()),
+    )
+
+
+def get_document(db: sqlite3.Connection, doc_id: str) -> Document | None:
+    """The stored document with its passages, matching the ID case-insensitively."""
+    row = db.execute(
+        f"SELECT id, {_DOC_COLUMNS} FROM documents WHERE doc_id = ? COLLATE NOCASE", (doc_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    doc = _document_from_row(row)
+    doc.passages = [
+        Passage(
+            label=p["label"],
+            paragraph=p["paragraph"],
+            text=p["text"],
+            start=p["start"],
+            end=p["end"],
+            heading=p["heading"],
+        )
+        for p in db.execute(
+            'SELECT label, paragraph, text, start, "end", heading FROM passages '
+            "WHERE document_id = ? ORDER BY seq",
+            (row["id"],),
+        )
+    ]
+    return doc
+
+
+def document_ids(db: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in db.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+
+
+def passage_rows(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+    """Display data for passages, by id (one query per 500 ids)."""
+    rows: dict[int, sqlite3.Row] = {}
+    for chunk in _chunks(passage_ids, 500):
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(
+            "SELECT p.id, p.label, p.paragraph, p.text, p.heading, p.search_text, d.doc_id,"
+            " d.title, d.date, d.origin, d.classification, d.source, d.tags"
+            f" FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
+            chunk,
+        ):
+            rows[row["id"]] = row
+    return rows
+
+
+# -- filters ----------------------------------------------------------------------------
+
+
+def filter_sql(filters: Filters) -> tuple[str, list[object]]:
+    """A WHERE fragment over ``documents d`` for the given filters (``1`` when none)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if filters.origin:
+        clauses.append("d.origin LIKE ?")
+        params.append(f"%{filters.origin}%")
+    if filters.since:
+        clauses.append("d.date >= ?")
+        params.append(filters.since)
+    if filters.until:
+        clauses.append("substr(d.date, 1, 10) <= ?")
+        params.append(filters.until)
+    if filters.classification:
+        clauses.append("d.classification LIKE ?")
+        params.append(f"{filters.classification}%")
+    if filters.tag:
+        clauses.append("(' ' || d.tags || ' ') LIKE ?")
+        params.append(f"% {filters.tag.upper()} %")
+    if filters.doc_id:
+        clauses.append("d.doc_id = ? COLLATE NOCASE")
+        params.append(filters.doc_id)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def filtered_passage_ids(db: sqlite3.Connection, filters: Filters) -> np.ndarray:
+    where, params = filter_sql(filters)
+    rows = db.execute(
+        f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id WHERE {where}",
+        params,
+    ).fetchall()
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+
+# -- embeddings cache -------------------------------------------------------------------
+
+
+def cached_hashes(db: sqlite3.Connection, model: str, hashes: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(list(hashes), 500):
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            row[0]
+            for row in db.execute(
+                f"SELECT text_hash FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
+                [model, *chunk],
+            )
+        )
+    return found
+
+
+def put_embeddings(
+    db: sqlite3.Connection, model: str, hashes: Sequence[str], vectors: np.ndarray
+) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO embeddings(model, text_hash, vector) VALUES (?, ?, ?)",
+        [
+            (model, h, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+            for h, v in zip(hashes, vectors, strict=True)
+        ],
+    )
+
+
+def get_embeddings(
+    db: sqlite3.Connection, model: str, hashes: Sequence[str], dim: int
+) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for chunk in _chunks(list(dict.fromkeys(hashes)), 500):
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(
+            f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
+            [model, *chunk],
+        ):
+            vec = np.frombuffer(row[1], dtype=np.float32)
+            if vec.shape != (dim,):
+                raise IndexDamagedError(
+                    f"embedding cache entry {row[0]} has {vec.size} values, expected {dim}; "
+                    "rebuild with `qa index --rebuild`"
+                )
+            out[row[0]] = vec
+    return out
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[list]:  # type: ignore[type-arg]
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])

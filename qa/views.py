@@ -1,0 +1,79 @@
+"""What the search engines see of a passage, as opposed to what the user is shown.
+
+The displayed text stays faithful to the source; the *search text* drops telegram noise
+(classification markings such as ``(C)`` or ``(SBU)``, the ``¶3.`` marker, redaction runs,
+routing and boilerplate lines) and the *embedded views* add the document's subject as
+context and cut long paragraphs into overlapping windows the model can read whole.
+Bump ``VIEWS_VERSION`` whenever the output of this module changes: the indexer then
+recomputes views (re-embedding only texts it has not embedded before).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from qa.models import Document, Passage
+
+VIEWS_VERSION = "3"
+
+WINDOW_WORDS = 150  # ≈ 200 word pieces: fits the model's 256 with the subject prefix
+WINDOW_OVERLAP = 50
+
+_MARKER = re.compile(r"^\s*¶?\s*\d{1,3}\s*\.\s*", re.UNICODE)
+_CLASSIFICATION = re.compile(
+    r"\((?:U|C|S|TS|SBU|FOUO|NF|REL[^)]{0,40}|[CSU]\s*/\s*[A-Z/ ,]{1,40})\)"
+)
+_REDACTION = re.compile(r"\b[xX]{4,}\b")
+_BOILERPLATE_LINE = re.compile(
+    r"^\s*(?:SIPDIS|SENSITIVE|NOFORN|E\.\s?O\.\s?12958.*|CLASSIFIED BY.*|REASONS?:? 1\.\d.*|"
+    r"(?:UNCLAS|UNCLASSIFIED|CONFIDENTIAL|SECRET|C O N F I D E N T I A L|S E C R E T)\b.*"
+    r"|-{3,}\s*-*)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SPACE = re.compile(r"\s+")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def clean(text: str) -> str:
+    """Search text of a passage: noise removed, whitespace folded."""
+    text = _BOILERPLATE_LINE.sub(" ", text)
+    text = _MARKER.sub("", text, count=1)
+    text = _CLASSIFICATION.sub(" ", text)
+    text = _REDACTION.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def context_of(doc: Document, passage: Passage) -> str:
+    """Lexical context field: subject/title, tags, the section heading and the cable ID."""
+    parts = [doc.title, passage.heading, " ".join(doc.tags), doc.doc_id, doc.origin]
+    return _SPACE.sub(" ", " ".join(p for p in parts if p)).strip()
+
+
+def windows(words: list[str]) -> list[list[str]]:
+    """Overlapping word windows covering ``words`` (one window when it fits)."""
+    if len(words) <= WINDOW_WORDS:
+        return [words]
+    step = WINDOW_WORDS - WINDOW_OVERLAP
+    out = []
+    for start in range(0, len(words), step):
+        out.append(words[start : start + WINDOW_WORDS])
+        if start + WINDOW_WORDS >= len(words):
+            break
+    return out
+
+
+def embed_views(doc: Document, passage: Passage, search_text: str) -> list[str]:
+    """The texts embedded for one passage: subject as context, then a window of text."""
+    prefix = doc.title.strip()
+    if passage.heading:
+        prefix = f"{prefix}. {passage.heading.strip()}" if prefix else passage.heading.strip()
+    words = search_text.split() or prefix.split()
+    views = []
+    for window in windows(words):
+        body = " ".join(window)
+        views.append(f"{prefix}: {body}" if prefix else body)
+    return views

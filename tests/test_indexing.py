@@ -1,0 +1,124 @@
+"""Incremental indexing against real files, the real model, SQLite and FAISS."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from qa import store
+from qa.errors import IndexBusyError
+from qa.factory import build_index, open_searcher
+from qa.indexer import write_lock
+from qa.locations import db_path
+
+
+def _vector_count(index: Path) -> int:
+    searcher = open_searcher(index)
+    try:
+        return int(searcher._vectors.ntotal)
+    finally:
+        searcher.close()
+
+
+def test_seed_index_contents(seed_index: Path) -> None:
+    db = store.connect(db_path(seed_index), readonly=True)
+    assert store.counts(db) == (2, 17)  # 07MOSCOW5292: header + 7; article: title + 8
+    manifest = store.read_manifest(db)
+    assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest["dim"] == "384"
+    assert manifest["generation"] == "1"
+    assert int(manifest["vector_count"]) == _vector_count(seed_index)
+
+
+def test_noop_reindex_embeds_nothing_and_keeps_generation(
+    seed_index: Path, fresh_copy
+) -> None:  # type: ignore[no-untyped-def]
+    index = fresh_copy(seed_index, "index")
+    from tests.conftest import SEEDS
+
+    summary = build_index(SEEDS, index)
+    assert (summary.added, summary.changed, summary.removed, summary.unchanged) == (0, 0, 0, 2)
+    assert summary.passages_embedded == 0
+    assert summary.generation == 1
+
+
+def test_touching_one_cable_reembeds_only_its_changed_passage(
+    cables_corpus: Path, fresh_copy, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = fresh_copy(cables_corpus, "corpus")
+    index = tmp_path / "index"
+    first = build_index(corpus, index)
+    assert first.added == 11 and first.skipped == 0
+    before = _vector_count(index)
+
+    cable = corpus / "07MOSCOW5292.txt"
+    text = cable.read_text(encoding="utf-8")
+    cable.write_text(text.replace("about $60 million", "about $61 million"), encoding="utf-8")
+    second = build_index(corpus, index)
+    assert (second.added, second.changed, second.unchanged) == (0, 1, 10)
+    assert second.passages_embedded == 1  # only ¶3 changed text
+    assert _vector_count(index) == before
+
+    searcher = open_searcher(index)
+    hits = searcher.search("Kazakhstan damages Proton rocket accident", k=3, mode="lexical")
+    assert hits[0].citation == "07MOSCOW5292 ¶3"
+    assert "$61 million" in hits[0].text
+    searcher.close()
+
+
+def test_deleted_document_disappears_from_search(
+    seed_index: Path, fresh_copy, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import SEEDS
+
+    corpus = fresh_copy(SEEDS, "corpus")
+    index = fresh_copy(seed_index, "index")
+    (corpus / "07MOSCOW5292.txt").unlink()
+    summary = build_index(corpus, index)
+    assert (summary.removed, summary.unchanged, summary.documents) == (1, 1, 1)
+    searcher = open_searcher(index)
+    hits = searcher.search("Proton rocket damages Kazakhstan", k=5)
+    assert hits and all(h.doc_id == "china-finds-eager-space-partners" for h in hits)
+    assert searcher._vectors.ntotal == 9
+    searcher.close()
+
+
+def test_bad_file_is_skipped_and_nothing_indexed_is_lost(
+    seed_index: Path, fresh_copy
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import SEEDS
+
+    corpus = fresh_copy(SEEDS, "corpus")
+    index = fresh_copy(seed_index, "index")
+    (corpus / "07MOSCOW5292.txt").write_bytes(b"\x00\x01\x02" * 100)  # now binary garbage
+    (corpus / "empty.txt").write_bytes(b"")
+    summary = build_index(corpus, index)
+    assert summary.skipped == 2
+    assert any("07MOSCOW5292.txt" in w for w in summary.warnings)
+    assert any("empty.txt" in w for w in summary.warnings)
+    searcher = open_searcher(index)
+    assert searcher.search("Proton rocket damages", k=1, mode="lexical")[0].citation == (
+        "07MOSCOW5292 ¶3"
+    )
+    searcher.close()
+
+
+def test_model_change_rebuilds_instead_of_mixing(seed_index: Path, fresh_copy) -> None:  # type: ignore[no-untyped-def]
+    index = fresh_copy(seed_index, "index")
+    db = sqlite3.connect(db_path(index))
+    db.execute("UPDATE manifest SET value = 'some/other-model' WHERE key = 'model'")
+    db.commit()
+    db.close()
+    from tests.conftest import SEEDS
+
+    summary = build_index(SEEDS, index)
+    assert "model changed from some/other-model" in summary.rebuilt
+    assert summary.added == 2 and summary.generation == 2
+
+
+def test_second_writer_is_refused(tmp_path: Path) -> None:
+    with write_lock(tmp_path), pytest.raises(IndexBusyError, match="another `qa index`"):
+        with write_lock(tmp_path):
+            pass
