@@ -20,7 +20,7 @@ from qa.models import Document
 __all__ = ["CHUNKER_VERSION", "SUFFIXES", "discover", "parse_file", "parse_text"]
 
 # Bump whenever parsing or passage rules change: indexes built by another version rebuild.
-CHUNKER_VERSION = "ingest-1"
+CHUNKER_VERSION = "ingest-2"
 SUFFIXES = frozenset({".html", ".htm", ".txt", ".md"})
 _SKIP_NAMES = frozenset({"README.md"})
 
@@ -64,7 +64,7 @@ def parse_text(text: str, source: str, suffix: str) -> Document:
 
 
 def _dispatch(text: str, source: str, suffix: str) -> Document:
-    suffix = suffix.lower()
+    suffix = suffix.lower() if suffix.startswith(".") or not suffix else f".{suffix.lower()}"
     if suffix in (".html", ".htm"):
         return cable_html.parse(text, source, PurePath(source).stem)
     if suffix == ".txt" and cable_text.looks_like(text):

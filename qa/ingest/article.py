@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
+from qa.errors import IngestError
 from qa.ingest import segment
 from qa.models import DocKind, Document, Passage
 
@@ -20,6 +21,8 @@ _TITLE_LINE = re.compile(r"[^\n]*\S[^\n]*")
 def parse(text: str, source: str, markdown: bool = False) -> Document:
     """Title passage ``(title)`` plus ``¶1..¶n`` by position; doc_id is the file stem."""
     body = "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+    if not body.strip():
+        raise IngestError(f"{source}: empty file")
     front = _FRONT_MATTER.match(body) if markdown else None
     start = front.end() if front else 0  # YAML front matter is metadata, not text
     passages: list[Passage] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import re
 
+from qa.errors import IngestError
 from qa.ingest import numbering, pagebreaks, segment
 from qa.models import DocKind, Document, Passage
 
@@ -21,6 +22,7 @@ _SUBJECT_STOP = re.compile(
 _TAGS = re.compile(r"(?<![\w/])TAGS\b\s*:?[ \t]*([^\n]*)", re.IGNORECASE)
 _TAG_TOKEN = re.compile(r"[A-Za-z]{2,8}")
 _TITLE_MAX = 300
+_MID_SENTENCE_GAP = re.compile(r"\n\n(?=[a-z])")  # preceded by a letter or comma: _close_gap
 
 
 def build_cable(
@@ -36,6 +38,8 @@ def build_cable(
 ) -> tuple[Document, numbering.Resolution]:
     """Repair, number and cut a cable body; the Resolution is returned for the audit."""
     text = _tidy(pagebreaks.repair(_tidy(raw)))
+    if not text.strip():
+        raise IngestError(f"{source}: cable has no body text")
     candidates = numbering.glyph_candidates(text)
     if not any(c.number is not None for c in candidates):
         candidates = sorted(candidates + numbering.bare_candidates(text), key=lambda c: c.pos)
@@ -108,9 +112,20 @@ def tags_in(body: str) -> tuple[str, ...]:
 
 
 def _tidy(text: str) -> str:
-    """Trailing spaces off every line, at most one blank line in a row, no blank edges."""
-    lines = [line.rstrip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    """Trailing spaces off every line, at most one blank line in a row, no blank edges.
+
+    A blank line between a line that stops mid-sentence and one that goes on in lower
+    case is where WikiLeaks deleted a page-break line: it is closed up too.
+    """
+    text = "\n".join([line.rstrip() for line in text.split("\n")])
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return _MID_SENTENCE_GAP.sub(_close_gap, text).strip("\n")
+
+
+def _close_gap(m: re.Match[str]) -> str:
+    before = m.string[m.start() - 1 : m.start()]
+    return "\n" if before.isascii() and (before.isalpha() or before == ",") else m.group()
 
 
 def _drop_chars(text: str, positions: list[int]) -> str:

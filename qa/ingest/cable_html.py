@@ -19,15 +19,16 @@ from qa.ingest.cable import REF_ID, build_cable
 from qa.ingest.decode import clean_text
 from qa.models import Document
 
-_PRE = re.compile(r"<pre\b[^>]*>(.*?)(?:</pre>|\Z)", re.IGNORECASE | re.DOTALL)
-_TABLE = re.compile(r"<table\b[^>]*class=['\"]cable['\"][^>]*>(.*?)(?:</table>|\Z)", re.I | re.S)
-_TH = re.compile(r"<th\b[^>]*>(.*?)(?:</th>|\Z)", re.IGNORECASE | re.DOTALL)
-_TD = re.compile(r"<td\b[^>]*>(.*?)(?:</td>|\Z)", re.IGNORECASE | re.DOTALL)
-_ANCHOR = re.compile(r"<a\b[^>]*>\s*¶\s*</a>", re.IGNORECASE)
-_TAG_LINK = re.compile(r"<a\b[^>]*href=['\"]/tag/[^'\"]*['\"][^>]*>([^<]*)</a>", re.IGNORECASE)
+# Attribute runs are [^<>]*, not [^>]*: on a page full of unclosed "<a" a failing match would
+# otherwise rescan to the end of the page from every "<a" (quadratic time).
+_TABLE = re.compile(r"<table\b[^<>]*class=['\"]cable['\"][^<>]*>(.*?)(?:</table>|\Z)", re.I | re.S)
+_TH = re.compile(r"<th\b[^<>]*>(.*?)(?:</th>|\Z)", re.IGNORECASE | re.DOTALL)
+_TD = re.compile(r"<td\b[^<>]*>(.*?)(?:</td>|\Z)", re.IGNORECASE | re.DOTALL)
+_ANCHOR = re.compile(r"<a\b[^<>]*>\s*¶\s*</a>", re.IGNORECASE)
+_TAG_LINK = re.compile(r"<a\b[^<>]*href=['\"]/tag/[^'\"<>]*['\"][^<>]*>([^<]*)</a>", re.I)
 _BR_BEFORE_NEWLINE = re.compile(r"<br\s*/?>(?=&#x0*A;|&#0*10;|\n)", re.IGNORECASE)
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*(?:>|\Z)")
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*(?:>|\Z)")  # a lone "<" in a cable is text
 _ENTITY = re.compile(r"&(?:#[xX]([0-9a-fA-F]{1,6})|#(\d{1,7})|(amp|lt|gt|quot|apos|nbsp));")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'", "nbsp": "\u00a0"}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2})?")
@@ -68,12 +69,33 @@ def parse_with_report(
 
 def _body_pre(html: str, source: str) -> str:
     """The body ``<pre>``: the last one; the first is the routing header."""
-    pres = _PRE.findall(html)
+    pres = _pre_blocks(html)
     if not pres:
         raise IngestError(f"{source}: not a cable page (no <pre> body)")
     if len(pres) == 1 and _ROUTING.match(_text(pres[0])):
         raise IngestError(f"{source}: truncated cable page (only the routing header, no body)")
     return pres[-1]
+
+
+def _pre_blocks(html: str) -> list[str]:
+    """Contents of every ``<pre>`` (an unclosed one runs to the end of a truncated page)."""
+    low = html if "<pre" in html or "<PRE" not in html else html.lower()
+    out: list[str] = []
+    at = low.find("<pre")
+    while at != -1:
+        open_end = low.find(">", at)
+        if open_end == -1:
+            break
+        if low[at + 4] not in "> \t\n":  # <prefix...>, not a <pre> tag
+            at = low.find("<pre", at + 4)
+            continue
+        close = low.find("</pre>", open_end)
+        if close == -1:
+            out.append(html[open_end + 1 :])  # unclosed: runs to the end, nothing after it
+            break
+        out.append(html[open_end + 1 : close])
+        at = low.find("<pre", close)
+    return out
 
 
 def _metadata(html: str) -> dict[str, str]:
@@ -89,7 +111,8 @@ def _metadata(html: str) -> dict[str, str]:
 def _text(fragment: str) -> str:
     """Markup to text: line breaks kept, tags dropped, the few entities decoded."""
     fragment = _BR.sub("\n", _BR_BEFORE_NEWLINE.sub("", fragment))
-    return _ENTITY.sub(_entity, _TAG.sub("", fragment))
+    text = _TAG.sub("", fragment).replace("&#x000A;", "\n")  # the body's newlines, fast
+    return _ENTITY.sub(_entity, text) if "&" in text else text
 
 
 def _entity(m: re.Match[str]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from qa.errors import IngestError
 from qa.ingest import numbering
 from qa.ingest.cable import REF_ID, build_cable
 from qa.models import Document
@@ -35,6 +36,8 @@ def parse(text: str, source: str) -> Document:
 
 def parse_with_report(text: str, source: str) -> tuple[Document, numbering.Resolution]:
     """Parse the layout; missing or odd metadata lines degrade to empty fields."""
+    if not looks_like(text):
+        raise IngestError(f"{source}: not a plain-text cable (line 1 is not a reference ID)")
     lines = text.lstrip().split("\n")
     doc_id = lines[0].strip()
     meta = [line.strip() for line in lines[1 : 1 + _META_LINES]]

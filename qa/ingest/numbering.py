@@ -38,15 +38,16 @@ import re
 from dataclasses import dataclass
 from enum import IntEnum
 
-GLYPH = "¶"
 MAX_PARAGRAPH = 150
 
-_GLYPH_MARKER = re.compile(r"¶(\d{1,6}|[A-Za-z])(?=\.)")
-_BARE_MARKER = re.compile(r"(?m)^[ \t]*(\d{1,3})[ \t]?\.{1,2}(?=[ \t]|\(|$)")
+_GLYPH_MARKER = re.compile(r"¶([0-9]{1,6}|[A-Za-z])(?=\.)")
+_BARE_MARKER = re.compile(r"(?m)^[ \t]*([0-9]{1,3})[ \t]?\.{1,2}(?=[ \t]|\(|$)")
 _PORTION_MARK = re.compile(
     r"\.{1,2}[ \t]*\([ \t]*(?:TS|S|C|U|SBU|LOU|FOUO)[ \t]*(?:\)|/)", re.IGNORECASE
 )
-_UNDERLINE = re.compile(r"[-=_]{3,}(?:[ ]*[-=_]+)*|(?:-[ ]){2,}-?")
+# Linear time: the nested form [-=_]{3,}(?:[ ]*[-=_]+)* backtracks exponentially on a long
+# rule followed by text ("------ Change the Political Landscape ------"); same matches.
+_UNDERLINE = re.compile(r"[-=_]{3}(?:[-=_ ]*[-=_])?|(?:-[ ]){2,}-?")
 _ENDS_SENTENCE = re.compile(r"(?:[.!?:;)\]\"'”’/]|X{3,}|x{5,})$")
 _STARTS_MARKER = re.compile(r"\s*(?:¶|\d{1,3}\s?\.)")
 _LAST_WORD = re.compile(r"([A-Za-z]+)\W*$")
@@ -79,16 +80,21 @@ class Candidate:
 
     @property
     def number(self) -> int | None:
-        return int(self.token) if self.token.isdigit() else None
+        return int(self.token) if self.token.isascii() and self.token.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
-    """An accepted paragraph start. ``how``: sequence, repeat, skip, restart or unmarked."""
+    """An accepted paragraph start. ``how``: sequence, repeat, skip, restart or unmarked.
+
+    ``anchored`` is False for a bare ``N.`` with no ``¶`` (an unmarked split, or any
+    paragraph of a cable that has no glyphs at all).
+    """
 
     pos: int
     number: int
     how: str
+    anchored: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +148,8 @@ def _plausible(c: Candidate) -> bool:
 def _walk(text: str, cands: list[Candidate], res: Resolution) -> None:
     places = [placement(text, c.pos) for c in cands]
     marked = [portion_marked(text, c) for c in cands]
-    unmarked_doc = sum(marked) * 2 < len(cands)
+    unmarked_doc = not any(marked)  # then restarts cannot be told apart by their marks
+    taken_later = _last_proper_use(cands, places)
     last = 0
     nested: int | None = None  # last number of a list inside the current paragraph
     for i, c in enumerate(cands):
@@ -154,9 +161,11 @@ def _walk(text: str, cands: list[Candidate], res: Resolution) -> None:
                 res.rejected.append(Rejection(c, "list inside a paragraph"))
                 continue
             nested = None
-        how, reason = _judge(text, cands, places, i, last, marked[i], unmarked_doc)
+        how, reason = _judge(text, c, places[i], last, marked[i], unmarked_doc)
+        if how == "sequence" and reason:  # mid-sentence: keep only if no later proper use
+            how = "" if taken_later.get(n, -1) > i else how
         if how:
-            res.paragraphs.append(Paragraph(c.pos, n, how))
+            res.paragraphs.append(Paragraph(c.pos, n, how, c.glyph))
             last = n
         else:
             res.rejected.append(Rejection(c, reason))
@@ -165,20 +174,19 @@ def _walk(text: str, cands: list[Candidate], res: Resolution) -> None:
 
 
 def _judge(
-    text: str,
-    cands: list[Candidate],
-    places: list[Placement],
-    i: int,
-    last: int,
-    marked: bool,
-    unmarked_doc: bool,
+    text: str, c: Candidate, place: Placement, last: int, marked: bool, unmarked_doc: bool
 ) -> tuple[str, str]:
-    """Return ``(how, "")`` to accept candidate ``i`` or ``("", reason)`` to reject it."""
-    n, place = cands[i].number or 0, places[i]
+    """Return ``(how, "")`` to accept a candidate, ``("", reason)`` to reject it.
+
+    ``("sequence", reason)`` means: accept unless the number is used properly later on.
+    """
+    n = c.number or 0
     mid = place == Placement.MID_SENTENCE and not marked
     if n == last + 1:
-        if mid and (_after_date_word(text, cands[i].pos) or _continued_later(cands, places, i)):
-            return "", "mid-sentence number (a date?)"
+        if mid and _after_date_word(text, c.pos):
+            return "", "mid-sentence number after a month or preposition (a date?)"
+        if mid:
+            return "sequence", "mid-sentence number that a later paragraph takes (a contents list?)"
         return "sequence", ""
     if n == last:
         return ("repeat", "") if not mid else ("", "mid-sentence repeat")
@@ -191,17 +199,17 @@ def _judge(
     return "", "list inside a paragraph"
 
 
-def _continued_later(cands: list[Candidate], places: list[Placement], i: int) -> bool:
-    """Is number N used again later, after a break and right after N-1 (the real one)?"""
-    n = cands[i].number or 0
-    if n <= 1:
-        return False
-    return any(
-        cands[j].number == n
-        and places[j] == Placement.AFTER_BREAK
-        and cands[j - 1].number == n - 1
-        for j in range(i + 1, len(cands))
-    )
+def _last_proper_use(cands: list[Candidate], places: list[Placement]) -> dict[int, int]:
+    """Number N -> last index where N follows a break right after N-1 (the real ¶N).
+
+    A mid-sentence N followed later by such a proper N is a contents line, not ¶N.
+    """
+    out: dict[int, int] = {}
+    for j in range(1, len(cands)):
+        n = cands[j].number or 0
+        if n > 1 and places[j] == Placement.AFTER_BREAK and cands[j - 1].number == n - 1:
+            out[n] = j
+    return out
 
 
 def _find_unmarked(text: str, res: Resolution, taken: set[int]) -> None:
@@ -221,7 +229,7 @@ def _find_unmarked(text: str, res: Resolution, taken: set[int]) -> None:
             place, marked = placement(text, c.pos), portion_marked(text, c)
             strong = marked or (place == Placement.AFTER_BREAK and not edge)
             if strong and place != Placement.MID_SENTENCE and (not edge or n == expected):
-                res.paragraphs.append(Paragraph(c.pos, n, "unmarked"))
+                res.paragraphs.append(Paragraph(c.pos, n, "unmarked", False))
                 expected = n + 1
 
 
@@ -269,5 +277,7 @@ def _after_date_word(text: str, pos: int) -> bool:
 
 
 def _ends_with_date_word(line: str) -> bool:
-    m = _LAST_WORD.search(line.rstrip())
-    return bool(m) and line.rstrip()[-1:].isalpha() and m.group(1).lower() in _DATE_WORDS
+    """Does the line stop on a month or a linking word ("...in December", "...on")?"""
+    line = line.rstrip()
+    m = _LAST_WORD.search(line)
+    return m is not None and line[-1:].isalpha() and m.group(1).lower() in _DATE_WORDS

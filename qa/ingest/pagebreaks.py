@@ -36,7 +36,9 @@ _OLD_PAGE_LINE = re.compile(r"PAGE\s+\d{2,3}\s.*\b\d{2,3}\s+OF\s+\d{2,3}\s+\d{6}
 _CLASSIFICATION_ONLY = re.compile(
     r"(?:UNCLASSIFIED|CONFIDENTIAL|SECRET|LIMITED OFFICIAL USE)(?:\s+[A-Z]{3}\d+)?"
 )
-_UNDERLINE = re.compile(r"[-=_]{3,}(?:[ ]*[-=_]+)*|(?:-[ ]){2,}-?")
+# Linear time: the nested form [-=_]{3,}(?:[ ]*[-=_]+)* backtracks exponentially on a long
+# rule followed by text ("------ Change the Political Landscape ------"); same matches.
+_UNDERLINE = re.compile(r"[-=_]{3}(?:[-=_ ]*[-=_])?|(?:-[ ]){2,}-?")
 _PARAGRAPH_START = re.compile(r"\s*(?:¶|\d{1,3}\s?\.{1,2}(?:\s|\()|[A-Z]\.\s|--?\s|\()")
 _ENDS_SENTENCE = re.compile(r"[.!?:;)\]\"'”’]$")
 
@@ -46,6 +48,8 @@ _TEXT, _BLANK, _SOFT, _BREAK = range(4)
 def is_break_line(line: str) -> bool:
     """True for a line that is only a page marker or a section line."""
     s = line.strip()
+    if "OF" not in s and "of" not in s and "Of" not in s:
+        return False  # every marker has "OF": skip the regexes for ordinary lines
     return bool(
         _PAGE_LINE.fullmatch(s) or _SECTION_LINE.fullmatch(s) or _OLD_PAGE_LINE.fullmatch(s)
     )
@@ -53,28 +57,26 @@ def is_break_line(line: str) -> bool:
 
 def contains_break(text: str) -> bool:
     """True if any page marker or section line is left in ``text`` (used by tests/audit)."""
-    return any(is_break_line(line) for line in text.split("\n")) or bool(
-        _PAGE_INLINE.search(text)
-    )
+    return any(is_break_line(line) for line in text.split("\n")) or bool(_PAGE_INLINE.search(text))
 
 
 def repair(text: str) -> str:
     """Return ``text`` without page-break/section lines, paragraphs cut by them rejoined."""
-    lines = text.split("\n")
-    kinds = [_kind(line) for line in lines]
+    classified = [_classify(line) for line in text.split("\n")]
+    lines = [line for _, line in classified]
+    kinds = [kind for kind, _ in classified]
     out: list[str] = []
     i = 0
     while i < len(lines):
         if kinds[i] == _TEXT:
-            out.append(_PAGE_INLINE.sub(_inline_gap, lines[i]))
+            out.append(lines[i])
             i += 1
             continue
         j = i
         while j < len(lines) and kinds[j] != _TEXT:
             j += 1
-        block = lines[i:j]
         if _BREAK not in kinds[i:j]:
-            out.extend(block)  # ordinary blank lines (and a lone classification line)
+            out.extend(lines[i:j])  # ordinary blank lines (and a lone classification line)
         elif out and j < len(lines):
             after = lines[j + 1] if j + 1 < len(lines) else ""
             if not _continues(out[-1], lines[j], after):
@@ -83,15 +85,26 @@ def repair(text: str) -> str:
     return "\n".join(out)
 
 
-def _kind(line: str) -> int:
+def _classify(line: str) -> tuple[int, str]:
+    """The kind of a line, and the line with any glued-in page markers taken out."""
     s = line.strip()
     if not s:
-        return _BLANK
+        return _BLANK, line
     if is_break_line(s):
-        return _BREAK
-    if _CLASSIFICATION_ONLY.fullmatch(s):
-        return _SOFT
-    return _TEXT
+        return _BREAK, ""
+    head, glyph, tail = line.partition("¶")
+    if glyph and head.strip() and is_break_line(head):
+        line = glyph + tail  # a paragraph marker glued to a section line
+    while "OF " in line:
+        stripped = _PAGE_INLINE.sub(_inline_gap, line)
+        if stripped == line:
+            break
+        if not stripped.strip() or is_break_line(stripped):
+            return _BREAK, ""
+        line = stripped
+    if line.lstrip()[:1] in ("U", "C", "S", "L") and _CLASSIFICATION_ONLY.fullmatch(line.strip()):
+        return _SOFT, line
+    return _TEXT, line
 
 
 def _inline_gap(match: re.Match[str]) -> str:

@@ -13,7 +13,9 @@ import re
 
 from qa.models import Passage
 
-_UNDERLINE = re.compile(r"[-=_]{3,}(?:[ ]*[-=_]+)*|(?:-[ ]){2,}-?")
+# Linear time: the nested form [-=_]{3,}(?:[ ]*[-=_]+)* backtracks exponentially on a long
+# rule followed by text ("------ Change the Political Landscape ------"); same matches.
+_UNDERLINE = re.compile(r"[-=_]{3}(?:[-=_ ]*[-=_])?|(?:-[ ]){2,}-?")
 _GLUED_UNDERLINE = re.compile(r"(\S.{0,58}?)\s*-{4,}")  # "Comment-------"
 _NOT_HEADING = re.compile(
     r"(?:¶|\d{1,3}\s?\.|[-*•(]|end\b|sipdis|noforn|sensitive|e\.\s?o\.|eo 12958|tags\b|"
@@ -70,8 +72,8 @@ def heading_above(body: str, pos: int, floor: int) -> tuple[int, str]:
         if i == 0 or not lines[i - 1][1].strip() or _UNDERLINE.fullmatch(lines[i - 1][1].strip()):
             return start, ""  # a bare rule: drop it from the previous passage
         h_start, h_text = lines[i - 1]
-        if len(h_text.strip()) > 100:
-            return start, ""
+        if len(h_text.strip()) > 100 or _NOT_HEADING.match(h_text.strip()):
+            return start, ""  # e.g. a SUBJECT line underlined: not a section heading
         if i >= 2 and _UNDERLINE.fullmatch(lines[i - 2][1].strip()):
             h_start = lines[i - 2][0]  # overline above the heading
         return h_start, _clean_heading(h_text)
@@ -117,7 +119,8 @@ def _clean_heading(text: str) -> str:
 def has_content(text: str) -> bool:
     """Does a header hold anything besides classification, SIPDIS, E.O. and TAGS lines?"""
     return any(
-        line.strip() and not _BOILERPLATE.fullmatch(line.strip()) for line in text.split("\n")
+        line.strip() and (not _BOILERPLATE.fullmatch(line.strip()) or "SUBJ" in line.upper())
+        for line in text.split("\n")
     )
 
 
