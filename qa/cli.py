@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from importlib.metadata import entry_points
@@ -219,39 +220,30 @@ def ask(
     QUESTION `-` reads one question per line from stdin and prints JSON Lines
     (the model loads once).
     """
-    from qa.cli_output import hit_json, print_hits
+    from qa.cli_output import answer_json, print_answer
     from qa.factory import open_searcher
     from qa.models import Filters
 
     filters = Filters(**filter_values)
     searcher = open_searcher(index_dir)
-    questions = sys.stdin if question == "-" else [question]
-    for line in questions:
+    batch = question == "-"
+    for line in sys.stdin if batch else [question]:
         text = line.strip()
-        if question == "-" and not text:
+        if batch and not text:
             continue
+        started = time.perf_counter()
         try:
-            result = _timed_search(searcher, text, k, mode, filters, not no_highlight)
+            answer = searcher.ask(text, k=k, mode=mode, filters=filters, highlight=not no_highlight)
         except UsageError as exc:
-            if question != "-":
+            if not batch:
                 raise
             click.echo(json.dumps({"question": text, "error": str(exc), "results": []}))
             continue
-        hits, took_ms = result
-        if json_ or question == "-":
-            click.echo(json.dumps(hit_json(text, hits, took_ms), ensure_ascii=False))
+        took_ms = (time.perf_counter() - started) * 1000
+        if json_ or batch:
+            click.echo(json.dumps(answer_json(answer, took_ms), ensure_ascii=False))
         else:
-            print_hits(text, hits, took_ms)
-
-
-def _timed_search(
-    searcher: Any, text: str, k: int, mode: str, filters: Any, highlight: bool
-) -> Any:
-    import time
-
-    started = time.perf_counter()
-    hits = searcher.search(text, k=k, mode=mode, filters=filters, highlight=highlight)
-    return hits, (time.perf_counter() - started) * 1000
+            print_answer(answer, took_ms)
 
 
 @cli.command()

@@ -25,7 +25,8 @@ from rich.progress import (
 from rich.text import Text
 
 from qa.indexer import IndexSummary
-from qa.models import Document, Hit, Passage
+from qa.models import Document, Passage
+from qa.retrieve import Answer
 
 _CONTROL = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]"
@@ -81,7 +82,9 @@ class RichProgress:
             self._progress = None
 
     def warn(self, message: str) -> None:
-        stderr.print(Text(f"warning: {safe(message)}", style="yellow"))
+        # Exactly one line per warning, whatever the terminal width or a file name holds.
+        line = safe(message.replace("\n", "\\n"))
+        stderr.print(Text(f"warning: {line}", style="yellow"), soft_wrap=True)
 
 
 def print_index_summary(summary: IndexSummary) -> None:
@@ -92,23 +95,35 @@ def print_index_summary(summary: IndexSummary) -> None:
         f"(added {summary.added}, changed {summary.changed}, removed {summary.removed}, "
         f"unchanged {summary.unchanged}, skipped {summary.skipped}); "
         f"embedded {summary.passages_embedded} texts in {summary.seconds:.1f} s; "
-        f"generation {summary.generation}"
+        f"generation {summary.generation}",
+        soft_wrap=True,
     )
 
 
-def hit_json(question: str, hits: Sequence[Hit], took_ms: float) -> dict[str, object]:
+def answer_json(answer: Answer, took_ms: float) -> dict[str, object]:
+    """The documented JSON object of one answered question."""
     return {
-        "question": question,
-        "results": [h.to_json() for h in hits],
+        "question": answer.question,
+        "results": [h.to_json() for h in answer.hits],
+        "relevant": answer.relevant,
+        "best_similarity": round(answer.best_similarity, 4),
         "took_ms": round(took_ms, 1),
     }
 
 
-def print_hits(question: str, hits: Sequence[Hit], took_ms: float) -> None:
-    if not hits:
-        stderr.print(f"No passage matches {safe(question)!r}.")
+def print_answer(answer: Answer, took_ms: float) -> None:
+    if not answer.hits:
+        stderr.print(f"No passage matches {safe(answer.question)!r}.")
         return
-    for hit in hits:
+    if not answer.relevant:
+        stderr.print(
+            Text(
+                "Nothing in the index looks relevant to this question (best similarity "
+                f"{answer.best_similarity:.2f}); the closest passages are shown anyway.",
+                style="yellow",
+            )
+        )
+    for hit in answer.hits:
         header = Text()
         header.append(f"{hit.rank}. ", style="dim")
         header.append(hit.citation, style="bold cyan")
@@ -117,7 +132,7 @@ def print_hits(question: str, hits: Sequence[Hit], took_ms: float) -> None:
         header.append(f"\n   {safe(meta)}  score {hit.score:.3f}", style="dim")
         stdout.print(header)
         stdout.print(_passage_text(hit.text, hit.highlight), end="\n\n")
-    stderr.print(Text(f"{len(hits)} results in {took_ms:.0f} ms", style="dim"))
+    stderr.print(Text(f"{len(answer.hits)} results in {took_ms:.0f} ms", style="dim"))
 
 
 def _passage_text(text: str, highlight: tuple[int, int] | None) -> Text:

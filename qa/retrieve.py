@@ -37,6 +37,21 @@ CANDIDATES = 100  # depth of each ranked list fed to fusion
 _CABLE_ID = re.compile(r"\b(\d{2}[A-Z][A-Z-]{1,24}\d{1,6})\b", re.IGNORECASE)
 
 
+# Below this cosine similarity between the question and its closest passage, nothing in
+# the index is taken to be about the question (calibrated in docs/evaluation.md).
+RELEVANCE_THRESHOLD = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Ranked hits plus the evidence for "nothing relevant": the best dense similarity."""
+
+    question: str
+    hits: list[Hit]
+    best_similarity: float
+    relevant: bool
+
+
 class Mode(StrEnum):
     DENSE = "dense"
     LEXICAL = "lexical"
@@ -146,6 +161,18 @@ class Searcher:
         highlight: bool = True,
     ) -> list[Hit]:
         """The top-k passages for a question, best first."""
+        return self.ask(question, k=k, mode=mode, filters=filters, highlight=highlight).hits
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int = 5,
+        mode: Mode | str = Mode.HYBRID,
+        filters: Filters | None = None,
+        highlight: bool = True,
+    ) -> Answer:
+        """The top-k passages and whether anything in the index looks relevant at all."""
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         if not question:
             raise UsageError("the question is empty")
@@ -153,20 +180,20 @@ class Searcher:
         filters = filters or Filters()
         with self._lock:
             self._check_generation()
-            query_vector = None
-            if mode != Mode.LEXICAL or highlight:
-                query_vector = self.warm().embed([question])[0]
-            ranked = self._rank(question, query_vector, k, mode, filters)
+            query_vector = self.warm().embed([question])[0]
+            dense = self._dense(query_vector, max(k, CANDIDATES), filters)
+            ranked = self._rank(question, dense, k, mode, filters)
             hits = self._hydrate(ranked[:k])
-            if highlight and hits and query_vector is not None:
+            if highlight and hits:
                 spans = best_sentences(self.warm(), query_vector, [h.text for h in hits])
                 hits = [_with_highlight(h, span) for h, span in zip(hits, spans, strict=True)]
-            return hits
+            best = dense[0][1] if dense else 0.0
+            return Answer(question, hits, best, best >= RELEVANCE_THRESHOLD)
 
     def _rank(
         self,
         question: str,
-        query_vector: np.ndarray | None,
+        dense: list[tuple[int, float]],
         k: int,
         mode: Mode,
         filters: Filters,
@@ -174,8 +201,6 @@ class Searcher:
         depth = max(k, CANDIDATES)
         if mode == Mode.LEXICAL:
             return lexical.search(self._db, question, depth, filters)
-        assert query_vector is not None
-        dense = self._dense(query_vector, depth, filters)
         if mode == Mode.DENSE:
             return dense
         lex = lexical.search(self._db, question, depth, filters)

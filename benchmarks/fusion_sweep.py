@@ -1,0 +1,129 @@
+"""Compare fusion methods on one index and question set, from one pass of candidate lists.
+
+Dense and lexical candidates (depth 100) are computed once per question; every fusion
+variant is then scored with ranx on the same lists, so the comparison is exact and fast.
+
+    python -m benchmarks.fusion_sweep QUESTIONS [--index DIR]
+
+QUESTIONS is our JSONL format or a BEIR folder (indexed into the eval cache as by
+`qa eval`). Prints a table of nDCG@10 / MRR@10 / R@5 per variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from qa import lexical
+from qa.evaluate import EvalSet, load_eval_set
+from qa.factory import index_beir, open_searcher
+from qa.models import Filters
+
+Ranked = list[tuple[int, float]]
+
+
+def rrf(lists: list[Ranked], weights: tuple[float, ...], k: int = 60) -> Ranked:
+    scores: dict[int, float] = {}
+    for ranked, w in zip(lists, weights, strict=True):
+        for rank, (pid, _) in enumerate(ranked):
+            scores[pid] = scores.get(pid, 0.0) + w / (k + rank + 1)
+    return sorted(scores.items(), key=lambda x: -x[1])
+
+
+def _norm(ranked: Ranked, how: str) -> dict[int, float]:
+    if not ranked:
+        return {}
+    s = np.array([x[1] for x in ranked], dtype=float)
+    if how == "minmax":
+        lo, hi = s.min(), s.max()
+        s = (s - lo) / (hi - lo) if hi > lo else np.ones_like(s)
+    elif how == "z":
+        s = (s - s.mean()) / (s.std() or 1.0)
+    elif how == "max":
+        s = s / (s.max() or 1.0)
+    return {pid: float(v) for (pid, _), v in zip(ranked, s, strict=True)}
+
+
+def convex(dense: Ranked, lex: Ranked, alpha: float, how: str) -> Ranked:
+    d, lx = _norm(dense, how), _norm(lex, how)
+    floor_d = min(d.values(), default=0.0)
+    floor_l = min(lx.values(), default=0.0)
+    ids = set(d) | set(lx)
+    fused = {i: alpha * d.get(i, floor_d) + (1 - alpha) * lx.get(i, floor_l) for i in ids}
+    return sorted(fused.items(), key=lambda x: -x[1])
+
+
+def variants() -> dict[str, Callable[[Ranked, Ranked], Ranked]]:
+    out: dict[str, Callable[[Ranked, Ranked], Ranked]] = {
+        "dense": lambda d, lx: d,
+        "lexical": lambda d, lx: lx,
+    }
+    for wd in (1.0, 1.5, 2.0):
+        for k in (10, 60):
+            out[f"rrf k={k} wd={wd}"] = lambda d, lx, wd=wd, k=k: rrf([d, lx], (wd, 1.0), k)
+    for how in ("minmax", "z"):
+        for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
+            out[f"{how} a={alpha}"] = lambda d, lx, a=alpha, h=how: convex(d, lx, a, h)
+    return out
+
+
+def collect(evalset: EvalSet, index: Path | None) -> dict[str, tuple[Ranked, Ranked]]:
+    searcher = open_searcher(index)
+    embedder = searcher.warm()
+    lists = {}
+    for q in evalset.questions:
+        vec = embedder.embed([q.text])[0]
+        dense = searcher._dense(vec, 100, Filters())
+        lex = lexical.search(searcher._db, q.text, 100, None)
+        lists[q.qid] = (dense, lex)
+    return lists
+
+
+def score(evalset: EvalSet, searcher_rows, fused: dict[str, Ranked]) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from ranx import Qrels, Run, evaluate
+
+    run = {}
+    for qid, ranked in fused.items():
+        scored: dict[str, float] = {}
+        for pid, _ in ranked:
+            row = searcher_rows[pid]
+            key = row if evalset.unit == "document" else row
+            scored.setdefault(key, float(100 - len(scored)))
+            if len(scored) == 10:
+                break
+        run[qid] = scored or {"none": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return evaluate(Qrels(evalset.qrels), Run(run), ["ndcg@10", "mrr@10", "recall@5"])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("questions", type=Path)
+    parser.add_argument("--index", type=Path, default=None)
+    args = parser.parse_args()
+    evalset = load_eval_set(args.questions)
+    index = index_beir(evalset.corpus) if evalset.corpus else args.index
+    lists = collect(evalset, index)
+    searcher = open_searcher(index)
+    pids = {pid for d, lx in lists.values() for pid, _ in d + lx}
+    rows = searcher_rows = {}
+    from qa.store import passage_rows
+
+    for pid, row in passage_rows(searcher._db, sorted(pids)).items():
+        para = row["paragraph"] if row["paragraph"] is not None else row["label"]
+        rows[pid] = row["doc_id"] if evalset.unit == "document" else f"{row['doc_id']}#{para}"
+    print(f"{evalset.name}: {len(evalset.questions)} questions")
+    print(f"{'variant':24} {'ndcg@10':>8} {'mrr@10':>8} {'R@5':>8}")
+    for name, fuse in variants().items():
+        fused = {qid: fuse(d, lx) for qid, (d, lx) in lists.items()}
+        m = score(evalset, searcher_rows, fused)
+        print(f"{name:24} {m['ndcg@10']:8.3f} {m['mrr@10']:8.3f} {m['recall@5']:8.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Hybrid retrieval, filters, cable-ID queries, highlights and the relevance threshold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.factory import build_index, open_searcher
+from qa.lexical import match_expression
+from qa.models import Filters
+from qa.retrieve import Searcher, fuse
+
+
+@pytest.fixture(scope="module")
+def cables(cables_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Searcher:
+    index = tmp_path_factory.mktemp("cables-index")
+    build_index(cables_corpus, index)
+    searcher = open_searcher(index)
+    yield searcher  # type: ignore[misc]
+    searcher.close()
+
+
+def test_match_expression_quotes_every_token() -> None:
+    assert match_expression('NEAR(a "b") AND -c* x:y') == '"near" OR "b" OR "c" OR "x" OR "y"'
+    assert match_expression("  ()[]{}^ ") is None
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_each_mode_finds_the_organised_crime_paragraph(cables: Searcher, mode: str) -> None:
+    hits = cables.search("Olmert promised 1,000 more police officers", k=5, mode=mode)
+    assert hits[0].citation == "09TELAVIV1098 ¶4"
+
+
+def test_filter_applies_before_ranking(cables: Searcher) -> None:
+    # Without a filter the Moscow cable wins; restricted to Tel Aviv, k results still come back.
+    question = "How much is Kazakhstan asking in damages for the Proton rocket accident?"
+    assert cables.search(question, k=1)[0].doc_id == "07MOSCOW5292"
+    hits = cables.search(question, k=8, filters=Filters(origin="Tel Aviv"))
+    assert len(hits) == 8
+    assert {h.doc_id for h in hits} == {"09TELAVIV1098"}
+
+
+def test_date_and_tag_filters(cables: Searcher) -> None:
+    hits = cables.search("China", k=20, filters=Filters(since="2009-01-01", until="2009-12-31"))
+    assert hits and all(h.date[:4] == "2009" for h in hits)
+    tagged = cables.search("visa", k=5, filters=Filters(tag="cvis"))
+    assert tagged and {h.doc_id for h in tagged} <= {"09TELAVIV1098"}
+
+
+def test_cable_id_in_question_surfaces_that_cable(cables: Searcher) -> None:
+    hits = cables.search("10USNATO52 what did Germany ask", k=3)
+    assert all(h.doc_id == "10USNATO52" for h in hits)
+
+
+def test_highlight_is_a_sentence_of_the_passage(cables: Searcher) -> None:
+    hit = cables.search("How many judges receive police protection in Israel?", k=1)[0]
+    assert hit.citation == "09TELAVIV1098 ¶19"
+    assert hit.highlight is not None
+    start, end = hit.highlight
+    assert "10 Israeli judges" in hit.text[start:end]
+    assert end - start < len(hit.text)
+
+
+def test_off_topic_question_is_flagged_not_relevant(cables: Searcher) -> None:
+    off = cables.ask("How long should I boil spaghetti for al dente pasta?")
+    on = cables.ask("Which Israeli crime families operate in the United States?")
+    assert not off.relevant and on.relevant
+    assert off.best_similarity < on.best_similarity
+
+
+def test_fuse_rewards_agreement() -> None:
+    fused = fuse([[(1, 0.9), (2, 0.8)], [(2, 5.0), (3, 4.0)]])
+    assert [pid for pid, _ in fused] == [2, 1, 3]
