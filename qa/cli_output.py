@@ -7,6 +7,7 @@ cable stays literal) after terminal control sequences are removed.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections.abc import Sequence
@@ -106,7 +107,9 @@ def answer_json(answer: Answer, took_ms: float) -> dict[str, object]:
         "question": answer.question,
         "results": [h.to_json() for h in answer.hits],
         "relevant": answer.relevant,
-        "best_similarity": round(answer.best_similarity, 4),
+        "best_similarity": None
+        if math.isnan(answer.best_similarity)
+        else round(answer.best_similarity, 4),
         "took_ms": round(took_ms, 1),
     }
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from qa import lexical, store, vectors
 from qa.embed import Embedder
-from qa.errors import IndexDamagedError, NoIndexError, UsageError
+from qa.errors import IndexDamagedError, ModelError, NoIndexError, UsageError
 from qa.highlight import best_sentences
 from qa.locations import db_path, vectors_path
 from qa.models import Filters, Hit
@@ -180,15 +180,29 @@ class Searcher:
         filters = filters or Filters()
         with self._lock:
             self._check_generation()
-            query_vector = self.warm().embed([question])[0]
-            dense = self._dense(query_vector, max(k, CANDIDATES), filters)
+            query_vector = self._query_vector(question, required=mode != Mode.LEXICAL)
+            dense: list[tuple[int, float]] = []
+            if query_vector is not None:
+                dense = self._dense(query_vector, max(k, CANDIDATES), filters)
             ranked = self._rank(question, dense, k, mode, filters)
             hits = self._hydrate(ranked[:k])
-            if highlight and hits:
+            if highlight and hits and query_vector is not None:
                 spans = best_sentences(self.warm(), query_vector, [h.text for h in hits])
                 hits = [_with_highlight(h, span) for h, span in zip(hits, spans, strict=True)]
+            if query_vector is None:  # lexical search without a model: no evidence either way
+                return Answer(question, hits, float("nan"), bool(hits))
             best = dense[0][1] if dense else 0.0
             return Answer(question, hits, best, best >= RELEVANCE_THRESHOLD)
+
+    def _query_vector(self, question: str, *, required: bool) -> np.ndarray | None:
+        """The question's embedding; lexical search goes on without it if the model fails."""
+        try:
+            return self.warm().embed([question])[0]
+        except ModelError:
+            if required:
+                raise
+            log.warning("model unavailable: lexical results without highlight or relevance")
+            return None
 
     def _rank(
         self,

@@ -40,8 +40,18 @@ def test_ask_finds_the_damages_paragraph(runner: CliRunner, seed_index: Path) ->
     start, end = first["highlight"]
     assert "$60 million" in first["text"][start:end]
     assert set(first) >= {
-        "rank", "citation", "doc_id", "paragraph", "label", "score", "text", "title", "date",
-        "origin", "classification", "source",
+        "rank",
+        "citation",
+        "doc_id",
+        "paragraph",
+        "label",
+        "score",
+        "text",
+        "title",
+        "date",
+        "origin",
+        "classification",
+        "source",
     }
     assert len(data["results"]) == 5 and "took_ms" in data
 
@@ -64,7 +74,9 @@ def test_ask_text_output_shows_citation(runner: CliRunner, seed_index: Path) -> 
 
 def test_ask_stdin_batch_writes_json_lines(runner: CliRunner, seed_index: Path) -> None:
     questions = f"{KAZAKH_DAMAGES}\n\nKazcosmos delegation to Beijing\n"
-    result = runner.invoke(cli, ["ask", "-", "--index", str(seed_index), "-k", "1"], input=questions)
+    result = runner.invoke(
+        cli, ["ask", "-", "--index", str(seed_index), "-k", "1"], input=questions
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["results"][0]["citation"] for line in lines] == [
@@ -85,7 +97,9 @@ def test_hostile_questions_do_not_break_search(
     json.loads(result.stdout)
 
 
-def test_errors_are_one_line_with_exit_codes(runner: CliRunner, tmp_path: Path, seed_index: Path) -> None:
+def test_errors_are_one_line_with_exit_codes(
+    runner: CliRunner, tmp_path: Path, seed_index: Path
+) -> None:
     result = runner.invoke(cli, ["ask", "anything", "--index", str(tmp_path / "nope")])
     assert result.exit_code == 4
     assert result.stderr.startswith("Error: no index at") and "Traceback" not in result.output
@@ -108,7 +122,13 @@ def test_index_json_summary(runner: CliRunner, tmp_path: Path) -> None:
     args = ["index", "--corpus", str(SEEDS), "--index", str(tmp_path / "i"), "--json"]
     first = json.loads(runner.invoke(cli, args).stdout)
     assert set(first) >= {
-        "added", "changed", "removed", "unchanged", "skipped", "passages", "passages_embedded",
+        "added",
+        "changed",
+        "removed",
+        "unchanged",
+        "skipped",
+        "passages",
+        "passages_embedded",
         "seconds",
     }
     assert (first["added"], first["passages"]) == (2, 17)

@@ -32,9 +32,7 @@ def test_seed_index_contents(seed_index: Path) -> None:
     assert int(manifest["vector_count"]) == _vector_count(seed_index)
 
 
-def test_noop_reindex_embeds_nothing_and_keeps_generation(
-    seed_index: Path, fresh_copy
-) -> None:  # type: ignore[no-untyped-def]
+def test_noop_reindex_embeds_nothing_and_keeps_generation(seed_index: Path, fresh_copy) -> None:  # type: ignore[no-untyped-def]
     index = fresh_copy(seed_index, "index")
     from tests.conftest import SEEDS
 
@@ -85,9 +83,7 @@ def test_deleted_document_disappears_from_search(
     searcher.close()
 
 
-def test_bad_file_is_skipped_and_nothing_indexed_is_lost(
-    seed_index: Path, fresh_copy
-) -> None:  # type: ignore[no-untyped-def]
+def test_bad_file_is_skipped_and_nothing_indexed_is_lost(seed_index: Path, fresh_copy) -> None:  # type: ignore[no-untyped-def]
     from tests.conftest import SEEDS
 
     corpus = fresh_copy(SEEDS, "corpus")
@@ -119,6 +115,9 @@ def test_model_change_rebuilds_instead_of_mixing(seed_index: Path, fresh_copy) -
 
 
 def test_second_writer_is_refused(tmp_path: Path) -> None:
-    with write_lock(tmp_path), pytest.raises(IndexBusyError, match="another `qa index`"):
-        with write_lock(tmp_path):
-            pass
+    with (
+        write_lock(tmp_path),
+        pytest.raises(IndexBusyError, match="another `qa index`"),
+        write_lock(tmp_path),
+    ):
+        pass

@@ -1,0 +1,72 @@
+"""Follow-up questions: when to read a new question in the context of the previous one.
+
+Retrieval has no memory, so a chat-style follow-up such as "and what did China say?" has
+to carry its context into the search text. The rule is deliberately simple and visible:
+a question is a *follow-up* when it
+
+- starts with a continuation word ("and", "but", "also", "or", "so", "then") or with
+  "what about" / "how about" / "what else";
+- has no content words at all ("why?", "how much?");
+- is a short question: ends with "?" and has at most ``SHORT_CONTENT_WORDS`` content
+  words (stopwords dropped), e.g. "China?", "the damages?". Short keyword searches without
+  a question mark ("Baikonur lease") stay standalone;
+- or refers back with a pronoun ("it", "they", "their", "that", "there", ...) and has at
+  most ``PRONOUN_CONTENT_WORDS`` content words ("what did they say about the launch?").
+
+A follow-up is searched as ``topic + " " + question``, where the topic is the last question
+that was *not* a follow-up, so a chain of follow-ups stays on the original subject instead
+of growing without bound. The transcript always shows the text actually searched.
+"""
+
+from __future__ import annotations
+
+import re
+
+SHORT_CONTENT_WORDS = 2
+PRONOUN_CONTENT_WORDS = 5
+
+CONTINUATIONS = frozenset({"and", "but", "also", "or", "so", "then", "plus"})
+LEADING_PHRASES = ("what about", "how about", "what else", "and what", "and how")
+PRONOUNS = frozenset(
+    """
+    it its they them their theirs he him his she her hers this that these those there
+    such former latter same
+    """.split()  # noqa: SIM905 - a word list reads best as prose
+)
+
+_WORD = re.compile(r"[\w']+", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (apostrophes kept, so "China's" is one word)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning for search: not stopwords, pronouns or continuations."""
+    from qa.lexical import STOPWORDS  # deferred: qa.lexical imports the store (numpy)
+
+    ignored = STOPWORDS | PRONOUNS | CONTINUATIONS
+    return [w for w in words(text) if w.split("'")[0] not in ignored]
+
+
+def is_follow_up(question: str) -> bool:
+    """True when ``question`` only makes sense after the previous turn (rules above)."""
+    tokens = words(question)
+    if not tokens:
+        return False
+    lowered = " ".join(tokens)
+    if tokens[0] in CONTINUATIONS or lowered.startswith(LEADING_PHRASES):
+        return True
+    content = content_words(question)
+    if not content or (question.rstrip().endswith("?") and len(content) <= SHORT_CONTENT_WORDS):
+        return True
+    return any(t in PRONOUNS for t in tokens) and len(content) <= PRONOUN_CONTENT_WORDS
+
+
+def searched_text(question: str, topic: str | None, enabled: bool = True) -> tuple[str, bool]:
+    """``(text to search, combined?)`` for ``question`` asked after ``topic``."""
+    question = " ".join(question.split())
+    if not enabled or not topic or not is_follow_up(question):
+        return question, False
+    return f"{topic} {question}", True

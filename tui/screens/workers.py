@@ -1,0 +1,102 @@
+"""The chat screen's thread workers: everything slow, off the event loop.
+
+Each worker computes in a thread and posts one of ``tui.messages``; none touches a widget.
+Failures are not handled here: they surface as the worker's ERROR state, which the chat
+screen turns into a message in ``on_worker_state_changed`` (``describe`` words it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.screen import Screen
+
+from qa.errors import QAError
+from qa.models import Hit
+from tui.export import write_markdown
+from tui.messages import (
+    BuildDone,
+    DocumentReady,
+    ExportDone,
+    IndexChanged,
+    IndexOpened,
+    ModelReady,
+    SearchDone,
+)
+from tui.progress import MessageProgress
+from tui.session import Turn
+
+if TYPE_CHECKING:
+    from qa.retrieve import Searcher
+
+
+def describe(error: BaseException | None) -> str:
+    """A user-facing message: a QAError's own text, else the exception's type and text."""
+    if isinstance(error, QAError):
+        return str(error)
+    if error is None:
+        return "unknown error"
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"unexpected {type(error).__name__}: {first}".rstrip(": ")
+
+
+class IndexWorkers(Screen[None]):
+    """Base of the chat screen: the index it works on and the workers that use it.
+
+    Groups: ``open``, ``model``, ``search``, ``source``, ``refresh``, ``build``, ``export``.
+    ``qa.factory`` (numpy, FAISS) and torch are imported here, in threads, never before
+    the first frame.
+    """
+
+    def __init__(self, index_dir: Path, corpus_dir: Path) -> None:
+        super().__init__()
+        self.index_dir = index_dir
+        self.corpus_dir = corpus_dir
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def open_index(self) -> None:
+        from qa.factory import open_searcher
+
+        searcher = open_searcher(self.index_dir)
+        self.post_message(IndexOpened(searcher, searcher.info()))
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def load_model(self, searcher: Searcher) -> None:
+        searcher.warm().embed(["warm up"])  # the first encode initialises torch kernels
+        self.post_message(ModelReady())
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
+    def run_search(self, searcher: Searcher, turn: Turn) -> None:
+        if searcher.refresh():
+            self.post_message(IndexChanged(searcher.info()))
+        settings = turn.settings
+        started = perf_counter()
+        answer = searcher.ask(
+            turn.searched, k=settings.k, mode=settings.mode, filters=settings.filters
+        )
+        self.post_message(SearchDone(turn.id, answer, (perf_counter() - started) * 1000))
+
+    @work(thread=True, exclusive=True, group="source", exit_on_error=False)
+    def load_document(self, searcher: Searcher, hit: Hit) -> None:
+        self.post_message(DocumentReady(searcher.document(hit.doc_id), hit))
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def refresh_index(self, searcher: Searcher) -> None:
+        if searcher.refresh():
+            self.post_message(IndexChanged(searcher.info()))
+
+    @work(thread=True, exclusive=True, group="build", exit_on_error=False)
+    def build_index(self, rebuild: bool) -> None:
+        from qa.factory import build_index
+
+        summary = build_index(
+            self.corpus_dir, self.index_dir, rebuild=rebuild, progress=MessageProgress(self)
+        )
+        self.post_message(BuildDone(summary))
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def write_export(self, path: Path, text: str, turns: int) -> None:
+        self.post_message(ExportDone(write_markdown(path, text), turns))

@@ -1,0 +1,97 @@
+"""The conversation as data: turns, the question history and the search settings.
+
+No Textual here: the chat screen renders this state and the exporter writes it, so both
+(and the tests) agree on what was asked, what was searched and what came back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from itertools import count
+
+from qa.models import Filters, Hit
+from tui.followup import searched_text
+
+MODES = ("hybrid", "dense", "lexical")
+FILTER_FIELDS = ("origin", "since", "until", "classification", "tag", "doc_id")
+FILTER_LABELS = {
+    "origin": "origin",
+    "since": "since",
+    "until": "until",
+    "classification": "class",
+    "tag": "tag",
+    "doc_id": "doc",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the next question is searched; always shown in the settings bar."""
+
+    mode: str = "hybrid"
+    filters: Filters = field(default_factory=Filters)
+    follow_up: bool = True
+    k: int = 5
+
+    def next_mode(self) -> Settings:
+        return replace(self, mode=MODES[(MODES.index(self.mode) + 1) % len(MODES)])
+
+    def active_filters(self) -> list[tuple[str, str]]:
+        """``[(label, value)]`` of the filters that are set, in a fixed order."""
+        values = ((name, getattr(self.filters, name)) for name in FILTER_FIELDS)
+        return [(FILTER_LABELS[name], value) for name, value in values if value]
+
+
+@dataclass
+class Turn:
+    """One question and its answer (``hits``), or why there is none (``error``)."""
+
+    id: int
+    question: str
+    searched: str
+    combined: bool
+    topic: str
+    settings: Settings
+    hits: list[Hit] | None = None
+    error: str | None = None
+    took_ms: float | None = None
+    relevant: bool = True
+    best_similarity: float | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.hits is None and self.error is None
+
+
+class Conversation:
+    """Turns in order, plus the topic that follow-up questions attach to."""
+
+    def __init__(self) -> None:
+        self.turns: list[Turn] = []
+        self._ids = count(1)
+
+    def ask(self, question: str, settings: Settings) -> Turn:
+        """Record a new turn, working out what to search (see ``tui.followup``)."""
+        topic = self.turns[-1].topic if self.turns else None
+        searched, combined = searched_text(question, topic, settings.follow_up)
+        question = " ".join(question.split())
+        turn = Turn(
+            id=next(self._ids),
+            question=question,
+            searched=searched,
+            combined=combined,
+            topic=topic if combined and topic else question,
+            settings=settings,
+        )
+        self.turns.append(turn)
+        return turn
+
+    def get(self, turn_id: int) -> Turn | None:
+        return next((t for t in self.turns if t.id == turn_id), None)
+
+    def clear(self) -> None:
+        self.turns.clear()
+
+    def answered(self) -> Iterator[Turn]:
+        return (t for t in self.turns if t.hits)
