@@ -57,17 +57,52 @@ def convex(dense: Ranked, lex: Ranked, alpha: float, how: str) -> Ranked:
     return sorted(fused.items(), key=lambda x: -x[1])
 
 
-def variants() -> dict[str, Callable[[Ranked, Ranked], Ranked]]:
+def _top_z(ranked: Ranked) -> float:
+    if len(ranked) < 3:
+        return 0.0
+    s = np.array([x[1] for x in ranked], dtype=float)
+    return float((s[0] - s.mean()) / (s.std() or 1.0))
+
+
+def zconf(dense: Ranked, lex: Ranked, power: float, prior: float) -> Ranked:
+    """Convex z-score fusion whose dense weight grows with how much dense's top stands out."""
+    zd, zl = max(_top_z(dense), 1e-6) ** power, max(_top_z(lex), 1e-6) ** power
+    alpha = prior * zd / (prior * zd + (1 - prior) * zl)
+    return convex(dense, lex, alpha, "z")
+
+
+def with_doc_prior(fused: Ranked, doc_of: dict[int, str], gamma: float) -> Ranked:
+    """Add gamma x the summed score of the same document's other top passages."""
+    by_doc: dict[str, float] = {}
+    for pid, score in fused[:30]:
+        by_doc[doc_of[pid]] = by_doc.get(doc_of[pid], 0.0) + score
+    out = [(pid, s + gamma * (by_doc.get(doc_of[pid], 0.0) - s)) for pid, s in fused]
+    return sorted(out, key=lambda x: -x[1])
+
+
+def variants(doc_of: dict[int, str]) -> dict[str, Callable[[Ranked, Ranked], Ranked]]:
     out: dict[str, Callable[[Ranked, Ranked], Ranked]] = {
         "dense": lambda d, lx: d,
         "lexical": lambda d, lx: lx,
     }
-    for wd in (1.0, 1.5, 2.0):
-        for k in (10, 60):
+    for wd in (0.7, 1.0, 1.5, 2.0):
+        for k in (10, 30, 60):
             out[f"rrf k={k} wd={wd}"] = lambda d, lx, wd=wd, k=k: rrf([d, lx], (wd, 1.0), k)
     for how in ("minmax", "z"):
-        for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
+        for alpha in (0.3, 0.5, 0.6, 0.7, 0.8):
             out[f"{how} a={alpha}"] = lambda d, lx, a=alpha, h=how: convex(d, lx, a, h)
+    for power in (1.0, 2.0):
+        for prior in (0.5, 0.6):
+            out[f"zconf p={power} prior={prior}"] = lambda d, lx, p=power, pr=prior: zconf(
+                d, lx, p, pr
+            )
+    for gamma in ():
+        out[f"rrf60 + doc g={gamma}"] = lambda d, lx, g=gamma: with_doc_prior(
+            rrf([d, lx], (1.0, 1.0), 60), doc_of, g
+        )
+        out[f"z0.6 + doc g={gamma}"] = lambda d, lx, g=gamma: with_doc_prior(
+            convex(d, lx, 0.6, "z"), doc_of, g
+        )
     return out
 
 
@@ -91,7 +126,7 @@ def score(evalset: EvalSet, searcher_rows, fused: dict[str, Ranked]) -> dict[str
         scored: dict[str, float] = {}
         for pid, _ in ranked:
             row = searcher_rows[pid]
-            key = row if evalset.unit == "document" else row
+            key = row
             scored.setdefault(key, float(100 - len(scored)))
             if len(scored) == 10:
                 break
@@ -112,17 +147,32 @@ def main() -> None:
     searcher = open_searcher(index)
     pids = {pid for d, lx in lists.values() for pid, _ in d + lx}
     rows = searcher_rows = {}
+    doc_of: dict[int, str] = {}
     from qa.store import passage_rows
 
     for pid, row in passage_rows(searcher._db, sorted(pids)).items():
         para = row["paragraph"] if row["paragraph"] is not None else row["label"]
         rows[pid] = row["doc_id"] if evalset.unit == "document" else f"{row['doc_id']}#{para}"
+        doc_of[pid] = row["doc_id"]
     print(f"{evalset.name}: {len(evalset.questions)} questions")
     print(f"{'variant':24} {'ndcg@10':>8} {'mrr@10':>8} {'R@5':>8}")
-    for name, fuse in variants().items():
+    kinds = sorted({q.kind for q in evalset.questions})
+    print(f"{'variant':24} {'ndcg@10':>8} {'mrr@10':>8} {'R@5':>8}  mrr@10 by kind {kinds}")
+    for name, fuse in variants(doc_of).items():
         fused = {qid: fuse(d, lx) for qid, (d, lx) in lists.items()}
         m = score(evalset, searcher_rows, fused)
-        print(f"{name:24} {m['ndcg@10']:8.3f} {m['mrr@10']:8.3f} {m['recall@5']:8.3f}")
+        per_kind = []
+        for kind in kinds:
+            ids = {q.qid for q in evalset.questions if q.kind == kind}
+            sub = EvalSet(
+                kind,
+                [q for q in evalset.questions if q.qid in ids],
+                {k: v for k, v in evalset.qrels.items() if k in ids},
+                evalset.unit,
+            )
+            per_kind.append(score(sub, searcher_rows, {k: v for k, v in fused.items() if k in ids}))
+        kind_txt = " ".join(f"{pk['mrr@10']:.3f}" for pk in per_kind)
+        print(f"{name:24} {m['ndcg@10']:8.3f} {m['mrr@10']:8.3f} {m['recall@5']:8.3f}  {kind_txt}")
 
 
 if __name__ == "__main__":

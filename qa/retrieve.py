@@ -31,7 +31,7 @@ from qa.models import Filters, Hit
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000  # the model reads ~256 word pieces; the rest only slows BM25
-RRF_K = 60
+CONFIDENCE_POWER = 2.0  # see fuse(); chosen on our tuning questions and BEIR
 CANDIDATES = 100  # depth of each ranked list fed to fusion
 
 _CABLE_ID = re.compile(r"\b(\d{2}[A-Z][A-Z-]{1,24}\d{1,6})\b", re.IGNORECASE)
@@ -218,7 +218,7 @@ class Searcher:
         if mode == Mode.DENSE:
             return dense
         lex = lexical.search(self._db, question, depth, filters)
-        return fuse([dense, lex], boost=self._mentioned_passages(question, filters))
+        return fuse(dense, lex, boost=self._mentioned_passages(question, filters))
 
     def _dense(self, query_vector: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
         allowed = None
@@ -273,22 +273,51 @@ class Searcher:
 
 
 def fuse(
-    rankings: list[list[tuple[int, float]]],
+    dense: list[tuple[int, float]],
+    lexical_hits: list[tuple[int, float]],
     *,
-    weights: tuple[float, ...] | None = None,
     boost: set[int] | None = None,
 ) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion; passages in ``boost`` (named cable) go first."""
-    weights = weights or (1.0,) * len(rankings)
-    scores: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights, strict=True):
-        for rank, (pid, _) in enumerate(ranking):
-            scores[pid] = scores.get(pid, 0.0) + weight / (RRF_K + rank + 1)
+    """Confidence-weighted fusion of z-normalised dense and BM25 scores.
+
+    Each list's scores are z-normalised over its own candidates; the dense weight is
+    ``zd² / (zd² + zl²)``, where z is how far each list's best score stands out from the
+    rest. A rare name that BM25 pins to one paragraph dominates; a paraphrase that only the
+    embeddings recognise dominates when BM25's scores are flat. Measured against RRF and
+    fixed weights in docs/evaluation.md. Passages in ``boost`` (a cable the question
+    names by ID) go first.
+    """
+    z_dense, z_lex = _zscores(dense), _zscores(lexical_hits)
+    conf_dense = max(_top_z(dense), 1e-6) ** CONFIDENCE_POWER
+    conf_lex = max(_top_z(lexical_hits), 1e-6) ** CONFIDENCE_POWER
+    alpha = conf_dense / (conf_dense + conf_lex)
+    floor_dense = min(z_dense.values(), default=0.0)
+    floor_lex = min(z_lex.values(), default=0.0)
+    scores = {
+        pid: alpha * z_dense.get(pid, floor_dense) + (1 - alpha) * z_lex.get(pid, floor_lex)
+        for pid in z_dense.keys() | z_lex.keys()
+    }
     if boost:
-        for pid in scores:
-            if pid in boost:
-                scores[pid] += 1.0
+        for pid in scores.keys() & boost:
+            scores[pid] += 100.0
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+
+def _zscores(ranked: list[tuple[int, float]]) -> dict[int, float]:
+    if not ranked:
+        return {}
+    values = np.array([score for _, score in ranked], dtype=np.float64)
+    spread = values.std() or 1.0
+    normalised = (values - values.mean()) / spread
+    return {pid: float(v) for (pid, _), v in zip(ranked, normalised, strict=True)}
+
+
+def _top_z(ranked: list[tuple[int, float]]) -> float:
+    """How many standard deviations the best score sits above the candidates' mean."""
+    if len(ranked) < 3:
+        return 0.0
+    values = np.array([score for _, score in ranked], dtype=np.float64)
+    return float((values[0] - values.mean()) / (values.std() or 1.0))
 
 
 def _filters_dict(filters: Filters) -> dict[str, str | None]:

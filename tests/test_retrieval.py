@@ -69,6 +69,15 @@ def test_off_topic_question_is_flagged_not_relevant(cables: Searcher) -> None:
     assert off.best_similarity < on.best_similarity
 
 
-def test_fuse_rewards_agreement() -> None:
-    fused = fuse([[(1, 0.9), (2, 0.8)], [(2, 5.0), (3, 4.0)]])
-    assert [pid for pid, _ in fused] == [2, 1, 3]
+def test_fuse_trusts_the_list_whose_top_stands_out() -> None:
+    flat_dense = [(pid, 0.50 - pid * 0.001) for pid in range(1, 21)]
+    peaked_lexical = [(7, 30.0)] + [(pid, 5.0 - pid * 0.01) for pid in range(20, 40)]
+    assert fuse(flat_dense, peaked_lexical)[0][0] == 7
+    peaked_dense = [(3, 0.9)] + [(pid, 0.3 - pid * 0.001) for pid in range(20, 40)]
+    flat_lexical = [(pid, 5.0 - pid * 0.01) for pid in range(1, 21)]
+    assert fuse(peaked_dense, flat_lexical)[0][0] == 3
+
+
+def test_fuse_puts_named_cable_first() -> None:
+    fused = fuse([(1, 0.9), (2, 0.8), (4, 0.1)], [(1, 9.0), (3, 4.0)], boost={4})
+    assert fused[0][0] == 4
