@@ -39,7 +39,7 @@ _CABLE_ID = re.compile(r"\b(\d{2}[A-Z][A-Z-]{1,24}\d{1,6})\b", re.IGNORECASE)
 
 # Below this cosine similarity between the question and its closest passage, nothing in
 # the index is taken to be about the question (calibrated in docs/evaluation.md).
-RELEVANCE_THRESHOLD = 0.25
+RELEVANCE_THRESHOLD = 0.38
 
 
 @dataclass(frozen=True, slots=True)
