@@ -17,6 +17,7 @@ from qa.embed import Embedder
 # short abbreviations such as "U.S." or "Amb." are not ends.
 _SENTENCE_END = re.compile(r"(?<![A-Z]\.[A-Z])(?<!\b[A-Z])(?<=[.!?])[\"')\]]?\s+(?=[\"'(A-Z0-9¶])")
 MIN_SENTENCE_CHARS = 25
+MAX_SENTENCES = 12  # per passage: bounds highlight cost on very long paragraphs
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -55,7 +56,7 @@ def best_sentences(
     embedder: Embedder, query_vector: np.ndarray, texts: Sequence[str]
 ) -> list[tuple[int, int]]:
     """For each text, the span of its sentence most similar to the question."""
-    spans = [sentence_spans(t) for t in texts]
+    spans = [sentence_spans(t)[:MAX_SENTENCES] for t in texts]
     flat = [" ".join(t[s:e].split()) for t, sp in zip(texts, spans, strict=True) for s, e in sp]
     if not flat:
         return [(0, len(t)) for t in texts]

@@ -5,32 +5,81 @@ parse only those; embed only view texts the cache has not seen for this model; t
 one SQLite transaction, swap the documents' rows and point the manifest at a freshly
 written vector file of the next generation. A crash anywhere before that commit leaves
 the previous generation untouched; a crash after it leaves the new one complete.
+
+Crash tests stop or kill a real ``qa index`` at named points of a run through
+``PILCROW_TEST_KILL_AT`` (see ``checkpoint``); ``PILCROW_EMBED_BATCH`` makes the embedding
+cache commit more often so there are several batches to kill between.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import logging
 import os
+import signal
+import stat
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from qa import store, vectors
+from qa.check import vectors_differing
 from qa.embed import Embedder, canonical_model_name
-from qa.errors import IndexBusyError, IndexDamagedError, IngestError
-from qa.ingest import CHUNKER_VERSION, discover, parse_file
+from qa.errors import IndexBusyError, IndexDamagedError, IngestError, QAError
+from qa.ingest import CHUNKER_VERSION, SUFFIXES, discover, parse_file
 from qa.locations import db_path, lock_path, vectors_path
 from qa.models import Document
 from qa.views import VIEWS_VERSION, clean, context_of, embed_views, text_hash
 
 log = logging.getLogger(__name__)
+
+EMBED_BATCH = 512  # embeddings committed to the cache per transaction
+MAX_FILE_BYTES = 16 * 1024 * 1024  # larger corpus files are skipped, never read whole
+MAX_PASSAGE_CHARS = 1_000_000  # ~20x the longest real cable paragraph: not a paragraph
+REPAIR_SAMPLE = 64  # passages whose vectors every run compares with the cache
+
+
+def embed_batch_size() -> int:
+    """Texts per cache commit: ``$PILCROW_EMBED_BATCH`` (tests make it small) or 512."""
+    try:
+        return max(1, int(os.environ.get("PILCROW_EMBED_BATCH", EMBED_BATCH)))
+    except ValueError:
+        return EMBED_BATCH
+
+
+_checkpoints: dict[str, int] = {}
+
+
+def checkpoint(name: str) -> None:
+    """A named point of an indexing run, for crash tests; a no-op in normal use.
+
+    ``PILCROW_TEST_KILL_AT=point:n[:stop],...`` sends this process SIGKILL (or SIGSTOP,
+    with ``:stop``) the n-th time it passes ``point``. Points, in run order: ``listed``
+    (lock held, sources listed), ``parsed`` (each changed document), ``embedded`` (each
+    cache batch committed), ``rows`` (each document written, inside the transaction),
+    ``vector_tmp`` (next vector file durable under its temp name), ``vectors`` (renamed
+    into place, manifest not yet committed), ``committed`` and ``cleanup`` (each old
+    vector file deleted).
+    """
+    spec = os.environ.get("PILCROW_TEST_KILL_AT")
+    if not spec:
+        return
+    count = _checkpoints[name] = _checkpoints.get(name, 0) + 1
+    for item in spec.split(","):
+        point, _, rest = item.strip().partition(":")
+        n, _, action = rest.partition(":")
+        if point == name and n.strip() == str(count):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.kill(os.getpid(), signal.SIGSTOP if action == "stop" else signal.SIGKILL)
 
 
 class Progress(Protocol):
@@ -73,6 +122,7 @@ class IndexSummary:
     documents: int = 0
     generation: int = 0
     rebuilt: str = ""
+    repaired: str = ""
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
@@ -90,8 +140,10 @@ def write_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError as exc:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            who = f" (pid {holder})" if holder.isdigit() else ""
             raise IndexBusyError(
-                f"{index_dir} is being updated by another `qa index`; "
+                f"{index_dir} is being updated by another `qa index`{who}; "
                 "wait for it to finish or pass --wait"
             ) from exc
         os.ftruncate(fd, 0)
@@ -119,11 +171,31 @@ class FileSource:
         self._data: bytes | None = None
 
     def digest(self) -> str:
+        if not _storable(self.key):
+            # A name that is not UTF-8 (an old Latin-1 archive) cannot be stored or shown
+            # as is; skip the file rather than fail the whole run.
+            printable = os.fsencode(self.key).decode("utf-8", "backslashreplace")
+            raise IngestError(f"{printable}: file name is not valid UTF-8; rename the file")
         try:
+            info = self.path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                raise IngestError(f"{self.key}: not a regular file")
+            if info.st_size > MAX_FILE_BYTES:
+                raise IngestError(
+                    f"{self.key}: too large ({info.st_size / 2**20:.1f} MB; files over "
+                    f"{MAX_FILE_BYTES // 2**20} MB are not indexed)"
+                )
             self._data = self.path.read_bytes()
         except OSError as exc:
-            raise IngestError(f"{self.path}: cannot read ({exc.strerror or exc})") from exc
+            raise IngestError(f"{self.key}: cannot read ({self._reason(exc)})") from exc
         return hashlib.blake2b(self._data, digest_size=16).hexdigest()
+
+    def _reason(self, exc: OSError) -> str:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        if exc.errno == errno.ENOENT:
+            return "dangling symlink" if self.path.is_symlink() else "file vanished"
+        return exc.strerror or str(exc)
 
     def load(self) -> Document:
         if self._data is None:
@@ -134,8 +206,33 @@ class FileSource:
             self._data = None
 
 
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def file_sources(corpus_dir: Path) -> list[FileSource]:
-    return [FileSource(path, corpus_dir) for path in discover(corpus_dir)]
+    """The corpus files, plus entries that look like ones but cannot be read as files.
+
+    ``discover`` leaves out symlink loops, dangling symlinks and special files; they are
+    listed here too so that each is reported (path and reason) and counted as skipped
+    rather than silently ignored (or, if indexed before, silently dropped).
+    """
+    listed = discover(corpus_dir)
+    known = set(listed)
+    sources = [FileSource(path, corpus_dir) for path in listed]
+    for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name.startswith(".") or path.suffix.lower() not in SUFFIXES or path in known:
+                continue
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                sources.append(FileSource(path, corpus_dir))
+    return sources
 
 
 @dataclass
@@ -216,7 +313,7 @@ def index_sources(
     progress = progress or SilentProgress()
     summary = IndexSummary()
     with write_lock(index_dir, wait=wait):
-        db = store.connect(db_path(index_dir), create=True)
+        db = _open_for_update(index_dir, rebuild, progress)
         try:
             _update(
                 db, list_sources(), index_dir, model_name, load_embedder, rebuild, progress, summary
@@ -225,6 +322,33 @@ def index_sources(
             db.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _open_for_update(index_dir: Path, rebuild: bool, progress: Progress):  # type: ignore[no-untyped-def]
+    """The index database, created if need be.
+
+    With ``rebuild``, a database that is damaged (or not ours) is verified first and, if
+    bad, moved aside (never deleted) so the rebuild can start from an empty one.
+    """
+    path = db_path(index_dir)
+    try:
+        db = store.connect(path, create=True)
+        if rebuild:
+            try:
+                store.verify(db)
+            except QAError:
+                db.close()
+                raise
+        return db
+    except IndexDamagedError:
+        if not rebuild:
+            raise
+        moved = store.set_aside(path)
+        progress.warn(
+            f"{path} is damaged or not a Pilcrow index: moved it to {moved.name}; "
+            "building a new index"
+        )
+        return store.connect(path, create=True)
 
 
 def _update(
@@ -250,8 +374,11 @@ def _update(
     if reparse and not rebuild and manifest:
         summary.rebuilt = "chunker or view format changed: re-parsing all documents"
 
+    if not rebuild:
+        _check_manifest_dim(db, model, manifest)
     existing = {} if rebuild else store.file_hashes(db)
     sources = {src.key: src for src in document_sources}
+    checkpoint("listed")
     # Which source owns each document id (a renamed file hands its id on).
     owners = {doc_id.lower(): key for key, (_, doc_id, _) in existing.items() if key in sources}
     parsed: list[_Parsed] = []
@@ -264,6 +391,7 @@ def _update(
                 summary.unchanged += 1
                 continue
             doc = src.load()
+            _check_passage_sizes(key, doc)
         except IngestError as exc:
             _skip(summary, progress, str(exc))
             continue
@@ -280,21 +408,90 @@ def _update(
         else:
             summary.added += 1
         parsed.append(_Parsed(doc, digest, _stored_passages(doc)))
+        checkpoint("parsed")
     seen = set(sources)
     removed = [row_id for src, (row_id, _, _) in existing.items() if src not in seen]
     summary.removed = len(removed)
 
     texts = _view_texts(parsed)
-    dim = _embed_missing(db, model, texts, manifest, load_embedder, progress, summary)
-    vector_file = vectors_path(index_dir, generation)
-    needs_write = bool(parsed or removed or rebuild or not vector_file.exists())
-    if needs_write:
+    dim = _embed_missing(db, model, texts, manifest, load_embedder, progress, summary, rebuild)
+    current, damage = None, ""
+    if generation and not rebuild:
+        current, damage = _current_vectors(db, index_dir, manifest)
+    if damage:
+        summary.repaired = f"{damage}: rebuilt it from the embedding cache"
+        progress.warn(f"{damage}; rebuilding it from the embedding cache")
+    if parsed or removed or rebuild or damage or not generation:
         generation = _commit_generation(
-            db, index_dir, model, dim, generation, parsed, replaced + removed, rebuild
+            db,
+            index_dir,
+            model,
+            dim,
+            manifest,
+            parsed,
+            replaced + removed,
+            rebuild,
+            current,
         )
     summary.generation = generation
     summary.documents, summary.passages = store.counts(db)
     _cleanup_old_vectors(index_dir, generation)
+
+
+def _check_passage_sizes(key: str, doc: Document) -> None:
+    """Refuse a document whose "paragraph" is a gigantic blob (a file with no line breaks).
+
+    Such a passage cannot be cited usefully, and every search that shows it would
+    highlight sentences over megabytes of text.
+    """
+    longest = max((len(p.text) for p in doc.passages), default=0)
+    if longest > MAX_PASSAGE_CHARS:
+        raise IngestError(
+            f"{key}: one passage of {longest:,} characters (no paragraph breaks); not indexed"
+        )
+
+
+def _check_manifest_dim(db, model: str, manifest: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """The manifest's dimension must be that of the cached vectors of its model."""
+    if manifest.get("model") != model or not manifest.get("dim"):
+        return
+    cached = store.cached_dim(db, model)
+    if cached is not None and str(cached) != manifest["dim"]:
+        raise IndexDamagedError(
+            f"the index manifest says {manifest['dim']}-d vectors but the embedding cache of "
+            f"{model} holds {cached}-d ones; rebuild with `qa index --rebuild`"
+        )
+
+
+def _current_vectors(db, index_dir: Path, manifest: dict[str, str]) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
+    """The committed generation's vectors, or None and why they cannot be used.
+
+    The checks a reader makes (size, dimension, unit-length vectors, count) plus a sample
+    compared with the embedding cache, so whatever makes ``qa ask`` report the file
+    damaged, or ``qa index --check`` find it wrong, a plain ``qa index`` repairs (the new
+    generation is then built from the cache instead).
+    """
+    path = vectors_path(index_dir, int(manifest["generation"]))
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None, f"{path.name} is missing"
+    expected = manifest.get("vector_bytes", "")
+    if expected.isdigit() and int(expected) != size:
+        return None, f"{path.name} is damaged ({size} bytes, the manifest says {expected})"
+    try:
+        index = vectors.read(path, int(manifest.get("dim", "0")))
+    except (IndexDamagedError, OSError) as exc:
+        log.info("%s", exc)
+        return None, f"{path.name} is damaged"
+    count = manifest.get("vector_count", "")
+    if count.isdigit() and int(count) != index.ntotal:
+        return None, f"{path.name} is damaged ({index.ntotal} vectors, the manifest says {count})"
+    sample = store.sample_view_hashes(db, REPAIR_SAMPLE)
+    differing, _ = vectors_differing(db, index, manifest.get("model", ""), sample)
+    if differing:
+        return None, f"{path.name} holds vectors that differ from the embedding cache"
+    return index, ""
 
 
 def _skip(summary: IndexSummary, progress: Progress, message: str) -> None:
@@ -311,22 +508,41 @@ def _embed_missing(
     load_embedder: Callable[[str], Embedder],
     progress: Progress,
     summary: IndexSummary,
+    rebuild: bool,
 ) -> int:
-    """Embed view texts not yet cached for ``model``; returns the vector dimension."""
+    """Embed view texts not yet cached for ``model``; returns the vector dimension.
+
+    An update trusts the manifest's dimension; a rebuild takes it from the cache (when
+    all its vectors agree) or the model, so a damaged manifest cannot block a rebuild.
+    """
     missing = sorted(set(texts) - store.cached_hashes(db, model, texts))
-    dim = int(manifest.get("dim", "0")) if manifest.get("model") == model else 0
+    if rebuild or manifest.get("model") != model:
+        dims = store.cached_dims(db, model)
+        dim = dims[0] if len(dims) == 1 else 0
+    else:
+        dim = int(manifest.get("dim", "0"))
     if not missing and dim:
         return dim
     embedder = load_embedder(model)
+    if rebuild or not manifest.get("generation") or manifest.get("model") != model:
+        with store.transaction(db):  # vectors of another size under this model's name
+            if store.drop_embeddings_not_of_dim(db, model, embedder.dim):
+                missing = sorted(set(texts) - store.cached_hashes(db, model, texts))
+    elif embedder.dim != dim:
+        raise IndexDamagedError(
+            f"model {model} gives {embedder.dim}-d vectors but the index holds {dim}-d ones; "
+            "rebuild with `qa index --rebuild`"
+        )
     if not missing:
         return embedder.dim
     progress.start(len(missing), "embedding")
-    batch = 512  # commit the cache every batch: a killed run keeps what it embedded
+    batch = embed_batch_size()  # commit the cache every batch: a killed run keeps its work
     for i in range(0, len(missing), batch):
         hashes = missing[i : i + batch]
         vecs = embedder.embed([texts[h] for h in hashes], progress=progress.advance)
         with store.transaction(db):
             store.put_embeddings(db, model, hashes, vecs)
+        checkpoint("embedded")
     progress.finish()
     summary.passages_embedded = len(missing)
     return embedder.dim
@@ -337,27 +553,37 @@ def _commit_generation(
     index_dir: Path,
     model: str,
     dim: int,
-    generation: int,
+    manifest: dict[str, str],
     parsed: list[_Parsed],
     drop_documents: list[int],
     rebuild: bool,
+    current: Any = None,
 ) -> int:
-    """Write the next generation's rows and vector file; commit points the manifest at it."""
+    """Write the next generation's rows and vector file; commit points the manifest at it.
+
+    ``current`` is the committed generation's vector index when it is sound; without it
+    (first build, missing or damaged file) the vectors are rebuilt from the cache.
+    """
+    generation = int(manifest.get("generation", "0"))
     new_generation = generation + 1
+    new_file = vectors_path(index_dir, new_generation)
     with store.transaction(db):
         if rebuild:
             db.execute("DELETE FROM passages")
             db.execute("DELETE FROM documents")
             index = vectors.new_index(dim)
         else:
-            index = _load_or_rebuild(db, index_dir, model, dim, generation)
+            index = current if current is not None else _vectors_from_cache(db, model, dim)
             dropped = np.array(store.passage_ids_of(db, drop_documents), dtype=np.int64)
             vectors.remove(index, vectors.all_window_ids(dropped))
             store.delete_documents(db, drop_documents)
         for item in parsed:
             ids = store.insert_document(db, item.doc, item.file_hash, item.rows)
             _add_passages(db, index, model, dim, zip(ids, item.rows, strict=True))
-        vectors.write_atomic(index, vectors_path(index_dir, new_generation))
+            checkpoint("rows")
+        size = vectors.write_atomic(index, new_file, before_rename=lambda: checkpoint("vector_tmp"))
+        vectors.write_ann(index, new_file, previous=vectors_path(index_dir, generation))
+        checkpoint("vectors")
         store.write_manifest(
             db,
             {
@@ -368,11 +594,13 @@ def _commit_generation(
                 "chunker": CHUNKER_VERSION,
                 "views": VIEWS_VERSION,
                 "generation": str(new_generation),
-                "vectors": vectors_path(index_dir, new_generation).name,
+                "vectors": new_file.name,
                 "vector_count": str(index.ntotal),
+                "vector_bytes": str(size),
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
+    checkpoint("committed")
     return new_generation
 
 
@@ -384,21 +612,18 @@ def _add_passages(db, index, model: str, dim: int, rows) -> None:  # type: ignor
     for passage_id, sp in rows:
         for window, h in enumerate(sp.view_hashes):
             if h not in cache:
-                raise IndexDamagedError(f"embedding for passage {passage_id} missing from cache")
+                raise IndexDamagedError(
+                    f"the embedding of passage {passage_id} is missing from the cache; "
+                    "rebuild with `qa index --rebuild`"
+                )
             ids.append(vectors.vector_id(passage_id, window))
             vecs.append(cache[h])
     if ids:
         vectors.add(index, np.array(ids, dtype=np.int64), np.vstack(vecs))
 
 
-def _load_or_rebuild(db, index_dir: Path, model: str, dim: int, generation: int):  # type: ignore[no-untyped-def]
-    """The current vector file, or (missing/damaged) a fresh one from the SQLite cache."""
-    path = vectors_path(index_dir, generation)
-    if generation and path.exists():
-        try:
-            return vectors.read(path, dim)
-        except IndexDamagedError as exc:
-            log.warning("%s; rebuilding vectors from the embedding cache", exc)
+def _vectors_from_cache(db, model: str, dim: int):  # type: ignore[no-untyped-def]
+    """A vector index of every stored passage, rebuilt from the SQLite embedding cache."""
     index = vectors.new_index(dim)
     rows = [
         (pid, store.StoredPassage(None, "", "", "", tuple(h)))  # type: ignore[arg-type]
@@ -410,12 +635,18 @@ def _load_or_rebuild(db, index_dir: Path, model: str, dim: int, generation: int)
 
 def rebuild_vectors(db, index_dir: Path, manifest: dict[str, str]):  # type: ignore[no-untyped-def]
     """Vectors for the current generation rebuilt from SQLite (repairs a lost FAISS file)."""
-    return _load_or_rebuild(db, index_dir, manifest["model"], int(manifest["dim"]), 0)
+    return _vectors_from_cache(db, manifest["model"], int(manifest["dim"]))
 
 
 def _cleanup_old_vectors(index_dir: Path, generation: int) -> None:
-    """Keep the current and previous generation (a reader may still be opening it)."""
-    for path in index_dir.glob("vectors-*.faiss*"):
+    """Keep the current and previous generation (a reader may still be opening it).
+
+    Also removes what a killed run left: temp files, and files of generations that were
+    written but never committed (no reader can have been told about those).
+    """
+    for path in sorted(index_dir.glob("vectors-*.faiss*")):
         stem = path.name.split(".")[0].removeprefix("vectors-")
-        if path.name.endswith(".tmp") or (stem.isdigit() and int(stem) < generation - 1):
+        stale = stem.isdigit() and not generation - 1 <= int(stem) <= generation
+        if path.name.endswith(".tmp") or stale:
             path.unlink(missing_ok=True)
+            checkpoint("cleanup")

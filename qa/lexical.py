@@ -60,7 +60,7 @@ def search(
     rows = db.execute(
         f"SELECT f.rowid, bm25(passages_fts, {weights}) AS score FROM passages_fts f"
         " JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.document_id"
-        f" WHERE passages_fts MATCH ? AND {where} ORDER BY score LIMIT ?",
+        f" WHERE passages_fts MATCH ? AND {where} ORDER BY score, d.doc_id, p.seq LIMIT ?",
         [expression, *params, k],
     ).fetchall()
     return [(row[0], -float(row[1])) for row in rows]

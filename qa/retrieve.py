@@ -173,6 +173,8 @@ class Searcher:
         highlight: bool = True,
     ) -> Answer:
         """The top-k passages and whether anything in the index looks relevant at all."""
+        # Lone surrogates (undecodable bytes from a shell) would crash the tokenizer.
+        question = question.encode("utf-8", "replace").decode("utf-8")
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         if not question:
             raise UsageError("the question is empty")

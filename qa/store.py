@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import IndexDamagedError, NoIndexError
+from qa.errors import IndexBusyError, IndexDamagedError, NoIndexError, QAError
 from qa.models import DocKind, Document, Filters, Passage
 
 log = logging.getLogger(__name__)
@@ -108,11 +109,108 @@ class StoredPassage:
     view_hashes: tuple[str, ...]
 
 
+def _translate(exc: sqlite3.Error, path: str) -> QAError | None:
+    """The user-facing error for an SQLite failure, or None for a programming error.
+
+    A database damaged *inside* (garbage over some pages) opens fine and only fails when
+    a query reaches the bad page, anywhere in the code; this mapping turns that into
+    "damaged, rebuild" (exit 5) instead of a traceback.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    message = str(exc)
+    if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or (
+        primary == sqlite3.SQLITE_ERROR and message.startswith(("no such table", "no such column"))
+    ):
+        return IndexDamagedError(
+            f"{path}: the index database is damaged ({message}); rebuild with `qa index --rebuild`"
+        )
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return IndexBusyError(f"{path}: the index database is locked by another process")
+    if primary == sqlite3.SQLITE_FULL:
+        return QAError(f"{path}: the disk is full ({message}); free some space and try again")
+    if primary in (
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_READONLY,
+    ):
+        return QAError(f"{path}: cannot use the index database ({message})")
+    return None
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose SQLite failures surface as ``QAError`` (see ``_translate``)."""
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        error = _translate(exc, getattr(self.connection, "path", "index database"))
+        if error is not None:
+            raise error from exc
+
+    def execute(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return super().execute(*args, **kwargs)
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            raise
+
+    def executemany(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return super().executemany(*args, **kwargs)
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            raise
+
+    def fetchone(self):  # type: ignore[no-untyped-def]
+        try:
+            return super().fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            raise
+
+    def fetchmany(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return super().fetchmany(*args, **kwargs)
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            raise
+
+    def fetchall(self):  # type: ignore[no-untyped-def]
+        try:
+            return super().fetchall()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            raise
+
+    def __next__(self):  # type: ignore[no-untyped-def]
+        try:
+            return super().__next__()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            raise
+
+
+class _Connection(sqlite3.Connection):
+    """The index connection: every query goes through ``_Cursor``."""
+
+    path = "index database"
+
+    def cursor(self, factory=_Cursor):  # type: ignore[no-untyped-def, override]
+        return super().cursor(factory)
+
+    def execute(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return self.cursor().execute(*args, **kwargs)
+
+    def executemany(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return self.cursor().executemany(*args, **kwargs)
+
+
 def connect(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite3.Connection:
     """Open (and if asked create and migrate) the index database.
 
     Raises ``NoIndexError`` when it does not exist and ``IndexDamagedError`` when the
-    file is not a Pilcrow database (foreign or corrupted SQLite, truncated file).
+    file is not a Pilcrow database (foreign or corrupted SQLite, truncated file). Nothing
+    is written to a file before it is known to be ours (or new).
     """
     if not path.exists() and not create:
         raise NoIndexError(
@@ -121,46 +219,66 @@ def connect(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
     try:
         if readonly:
             db = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+                f"file:{path}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                factory=_Connection,
             )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
+            db = sqlite3.connect(
+                path,
+                check_same_thread=False,
+                timeout=30,
+                isolation_level=None,
+                factory=_Connection,
+            )
+    except sqlite3.Error as exc:
+        raise QAError(f"{path}: cannot open the index database ({exc})") from exc
+    db.path = str(path)  # type: ignore[attr-defined]
+    db.row_factory = sqlite3.Row
+    try:
+        _check_identity(db, path, readonly)
         db.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version < len(MIGRATIONS):
+                _migrate(db, version)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _check_identity(db: sqlite3.Connection, path: Path, readonly: bool) -> None:
+    """Refuse a file that is not a readable Pilcrow database of a schema we know."""
+    try:
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         version = db.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise IndexDamagedError(
-            f"{path}: not a readable index database ({exc}); rebuild with `qa index --rebuild`"
-        ) from exc
-    if version == 0 and app_id == 0:
         has_tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if has_tables:
-            raise IndexDamagedError(
-                f"{path}: a foreign SQLite database, not a Pilcrow index; "
-                "remove it or rebuild with `qa index --rebuild`"
-            )
-        if readonly:
-            raise NoIndexError(f"index at {path.parent} is empty: run `qa index`")
-    elif app_id != APPLICATION_ID:
+    except (sqlite3.DatabaseError, IndexDamagedError) as exc:
+        cause = exc.__cause__ if isinstance(exc, IndexDamagedError) else exc
+        raise IndexDamagedError(
+            f"{path}: not a readable index database ({cause}); rebuild with `qa index --rebuild`"
+        ) from exc
+    empty = app_id == 0 and version == 0 and not has_tables  # new, or created and killed
+    if not empty and app_id != APPLICATION_ID:
         raise IndexDamagedError(
             f"{path}: a foreign SQLite database, not a Pilcrow index; "
             "remove it or rebuild with `qa index --rebuild`"
         )
+    if empty and readonly:
+        raise NoIndexError(f"index at {path.parent} is empty: run `qa index`")
     if version > len(MIGRATIONS):
         raise IndexDamagedError(
             f"{path}: written by a newer Pilcrow (schema {version}); "
             "upgrade Pilcrow or run `qa index --rebuild`"
         )
-    if version < len(MIGRATIONS):
-        if readonly:
-            raise IndexDamagedError(f"{path}: schema {version} is old; run `qa index` to upgrade")
-        _migrate(db, version)
-    return db
+    if version < len(MIGRATIONS) and readonly:
+        raise IndexDamagedError(f"{path}: schema {version} is old; run `qa index` to upgrade")
 
 
 def _migrate(db: sqlite3.Connection, version: int) -> None:
@@ -179,9 +297,45 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield db
     except BaseException:
-        db.execute("ROLLBACK")
+        # SQLite may already have rolled back (disk full, I/O error); never let a failing
+        # ROLLBACK hide the error that caused it.
+        if db.in_transaction:
+            try:
+                db.execute("ROLLBACK")
+            except (sqlite3.Error, QAError):
+                log.debug("rollback failed", exc_info=True)
         raise
     db.execute("COMMIT")
+
+
+def verify(db: sqlite3.Connection) -> None:
+    """``PRAGMA quick_check``; raises IndexDamagedError unless the database file is whole."""
+    result = db.execute("PRAGMA quick_check").fetchone()[0]
+    if result != "ok":
+        raise IndexDamagedError(
+            f"{getattr(db, 'path', 'index database')}: the index database is damaged "
+            f"({result}); rebuild with `qa index --rebuild`"
+        )
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged or foreign database (and its WAL files) out of the way; return where.
+
+    Used by ``qa index --rebuild``: the file is renamed, never deleted, in case it is
+    something the user wants back.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    path.rename(target)
+    return target
 
 
 # -- manifest ---------------------------------------------------------------------------
@@ -285,6 +439,16 @@ def counts(db: sqlite3.Connection) -> tuple[int, int]:
 def all_view_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, list[str]]]:
     for row in db.execute("SELECT id, view_hashes FROM passages ORDER BY id"):
         yield row[0], row[1].split()
+
+
+def sample_view_hashes(db: sqlite3.Connection, n: int) -> list[tuple[int, list[str]]]:
+    """About ``n`` passages spread evenly over the id range (deterministic, one scan)."""
+    top = db.execute("SELECT max(id) FROM passages").fetchone()[0] or 0
+    step = max(1, top // max(1, n))
+    rows = db.execute(
+        "SELECT id, view_hashes FROM passages WHERE id % ? = 0 ORDER BY id LIMIT ?", (step, n)
+    )
+    return [(row[0], row[1].split()) for row in rows]
 
 
 _DOC_COLUMNS = "doc_id, kind, title, date, origin, classification, tags, source, body"
@@ -413,6 +577,30 @@ def put_embeddings(
             for h, v in zip(hashes, vectors, strict=True)
         ],
     )
+
+
+def cached_dims(db: sqlite3.Connection, model: str) -> list[int]:
+    """The distinct vector lengths cached for ``model`` (normally one, or none)."""
+    rows = db.execute(
+        "SELECT DISTINCT length(vector) / 4 FROM embeddings WHERE model = ?", (model,)
+    ).fetchall()
+    return sorted(int(row[0]) for row in rows)
+
+
+def cached_dim(db: sqlite3.Connection, model: str) -> int | None:
+    """The length of one cached vector of ``model`` (cheap), or None when none is cached."""
+    row = db.execute(
+        "SELECT length(vector) / 4 FROM embeddings WHERE model = ? LIMIT 1", (model,)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def drop_embeddings_not_of_dim(db: sqlite3.Connection, model: str, dim: int) -> int:
+    """Delete cached vectors of ``model`` whose length is not ``dim``; returns how many."""
+    cur = db.execute(
+        "DELETE FROM embeddings WHERE model = ? AND length(vector) != ?", (model, dim * 4)
+    )
+    return int(cur.rowcount)
 
 
 def get_embeddings(
