@@ -1,0 +1,153 @@
+"""Exact vs approximate vector search on one index's vectors: latency, recall@10, memory.
+
+    python -m benchmarks.bench_ann INDEX [--label 1M] [--hnsw]
+
+Loads the index's flat vector file and compares, one query at a time and on one thread
+as ``qa ask`` does (``qa.vectors.search``):
+
+* exact: the flat inner-product index the indexer writes (``IndexIDMap2(IndexFlatIP)``);
+* IVF-SQfp16 (what ``qa.vectors.build_ann`` writes above ``ANN_MIN_VECTORS``) at several
+  ``nprobe``; IVF-Flat and IVF-SQ8 at ``ANN_NPROBE``; HNSW32 with ``--hnsw`` (slow to build
+  at 1M on two cores, and it cannot delete, which incremental indexing needs).
+
+Queries: the dev-set questions embedded by the real model, plus stored vectors with noise
+(cosine ≈ 0.85 to a stored one), 200 in all. recall@10 = overlap of the top-10 vector ids
+with the exact top-10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import dev_questions, header, percentile, record, save
+
+
+def queries(data: np.ndarray, total: int = 200) -> np.ndarray:
+    import os
+
+    os.environ.setdefault("PILCROW_EMBED_BACKEND", "onnx")
+    from qa.embed import load_embedder
+
+    real = load_embedder("all-MiniLM-L6-v2").embed(dev_questions())
+    rng = np.random.default_rng(7)
+    rows = rng.choice(len(data), total - len(real), replace=False)
+    noisy = data[rows] + rng.standard_normal((len(rows), data.shape[1])).astype(np.float32) * (
+        0.6 / np.sqrt(data.shape[1])
+    )
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    return np.ascontiguousarray(np.vstack([real, noisy]), dtype=np.float32)
+
+
+def timed_search(index, qs: np.ndarray, k: int, params=None):  # type: ignore[no-untyped-def]
+    times, found = [], []
+    for q in qs:
+        started = time.perf_counter()
+        if params is None:
+            _, ids = index.search(q[None, :], k)
+        else:
+            _, ids = index.search(q[None, :], k, params=params)
+        times.append((time.perf_counter() - started) * 1000)
+        found.append(ids[0])
+    return np.array(found), times
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(
+        np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth, strict=True)])
+    )
+
+
+def index_mib(index) -> float:  # type: ignore[no-untyped-def]
+    import faiss
+
+    return faiss.serialize_index(index).size / 2**20
+
+
+def main(argv: list[str] | None = None) -> None:
+    import faiss
+
+    from qa import vectors
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("index", type=Path)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--hnsw", action="store_true")
+    args = parser.parse_args(argv)
+    label = args.label or args.index.name
+    faiss.omp_set_num_threads(1)  # one query at a time, as qa.vectors.search does
+    files = sorted(args.index.glob("vectors-*.faiss"))
+    flat = faiss.read_index(str(files[-1]))
+    ids, data = vectors._flat_parts(flat)
+    header(f"vector search at {flat.ntotal:,} vectors ({label})")
+    qs = queries(data)
+    k = 10
+    truth_found, exact_times = timed_search(flat, qs, k)
+    record("vectors in index", label, flat.ntotal, "")
+    record("exact flat: p50", label, percentile(exact_times, 50), "ms")
+    record("exact flat: p95", label, percentile(exact_times, 95), "ms")
+    record("exact flat: memory", label, flat.ntotal * flat.d * 4 / 2**20, "MiB")
+    nlist = vectors.ann_lists(flat.ntotal)
+
+    def measure(name: str, index, nprobes=(None,)) -> None:  # type: ignore[no-untyped-def]
+        for nprobe in nprobes:
+            params = None
+            tag = name
+            if nprobe is not None:
+                params = faiss.SearchParametersIVF(nprobe=nprobe)
+                tag = f"{name} nprobe={nprobe}"
+            found, times = timed_search(index, qs, k, params)
+            record(f"{tag}: p50", label, percentile(times, 50), "ms")
+            record(f"{tag}: p95", label, percentile(times, 95), "ms")
+            record(
+                f"{tag}: recall@10 vs exact",
+                label,
+                recall(found, truth_found),
+                "",
+                "target >= 0.95",
+            )
+
+    started = time.perf_counter()
+    ann = vectors.build_ann(flat)
+    record(f"IVF{nlist},SQfp16 (build_ann): build", label, time.perf_counter() - started, "s")
+    record(f"IVF{nlist},SQfp16: memory", label, index_mib(ann), "MiB")
+    measure(f"IVF{nlist},SQfp16", ann, (8, 16, 32, 64))
+    for spec in ("Flat", "SQ8"):
+        started = time.perf_counter()
+        coarse = faiss.clone_index(ann.quantizer)  # same lists: compare only the codes
+        if spec == "Flat":
+            other = faiss.IndexIVFFlat(coarse, flat.d, nlist, faiss.METRIC_INNER_PRODUCT)
+        else:
+            other = faiss.IndexIVFScalarQuantizer(
+                coarse, flat.d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
+            other.train(np.ascontiguousarray(data[:: max(1, len(data) // (nlist * 64))]))
+        other.add_with_ids(data, ids)
+        record(
+            f"IVF{nlist},{spec}: build (lists reused)", label, time.perf_counter() - started, "s"
+        )
+        record(f"IVF{nlist},{spec}: memory", label, index_mib(other), "MiB")
+        measure(f"IVF{nlist},{spec}", other, (vectors.ANN_NPROBE,))
+        del other, coarse
+    if args.hnsw:
+        started = time.perf_counter()
+        hnsw = faiss.IndexHNSWFlat(flat.d, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 40
+        hnsw.add(data)
+        record("HNSW32: build", label, time.perf_counter() - started, "s")
+        record("HNSW32: memory", label, index_mib(hnsw), "MiB")
+        for ef in (64, 128):
+            params = faiss.SearchParametersHNSW(efSearch=ef)
+            found, times = timed_search(hnsw, qs, k, params)
+            found = np.where(found >= 0, ids[np.clip(found, 0, None)], -1)
+            record(f"HNSW32 ef={ef}: p50", label, percentile(times, 50), "ms")
+            record(f"HNSW32 ef={ef}: p95", label, percentile(times, 95), "ms")
+            record(f"HNSW32 ef={ef}: recall@10 vs exact", label, recall(found, truth_found), "")
+    save(f"ann-{label}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Figures 2 and 3 (query side): warm latency split, `qa ask` cold start and peak RSS.
+
+    python -m benchmarks.bench_query INDEX [--label 13.5k] [--rounds 3]
+
+Warm, in one process: the dev-set questions, ``--rounds`` times each after one warm-up
+pass. Each question's time is split the way ``Searcher.ask`` spends it, by calling the
+same functions it calls, in the same order:
+
+* embed:     ``embedder.embed([question])``
+* search:    per mode, ``Searcher._dense`` (FAISS) and/or ``lexical.search`` (FTS5 BM25),
+             fusion, the cable-ID boost and ``_hydrate`` (SQLite rows of the top k)
+* highlight: ``highlight.best_sentences`` over the top-k passages
+* end-to-end ``Searcher.ask(question, mode="hybrid")`` (highlights on), as a check that
+             the parts add up
+
+Cold, as subprocesses: ``qa ask QUESTION --index INDEX`` (wall to first answer, peak RSS)
+and ``qa ask -`` with 1 and with 21 questions on stdin: the marginal cost of one more
+question, against the bare embedding of one question measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from benchmarks.common import (
+    QA,
+    dev_questions,
+    dir_mib,
+    header,
+    median,
+    percentile,
+    record,
+    run,
+    save,
+)
+
+K = 5
+
+
+def _ms(fn):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = fn()
+    return result, (time.perf_counter() - started) * 1000
+
+
+def warm(index: Path, label: str, rounds: int, ann: bool) -> float:
+    if ann:
+        from benchmarks.ann_hook import install
+
+        install()
+    from qa import lexical
+    from qa.factory import open_searcher
+    from qa.highlight import best_sentences
+    from qa.models import Filters
+    from qa.retrieve import CANDIDATES, Mode
+
+    searcher, open_ms = _ms(lambda: open_searcher(index))
+    record(
+        "open searcher (SQLite + vectors)", label, open_ms, "ms", type(searcher._vectors).__name__
+    )
+    _, load_ms = _ms(searcher.warm)
+    embedder = searcher.warm()
+    info = searcher.info()
+    record("passages in index", label, info.passages, "")
+    record("model load in a warm process", label, load_ms, "ms")
+    questions = dev_questions()
+    filters = Filters()
+    depth = max(K, CANDIDATES)
+    times: dict[str, list[float]] = {}
+
+    def add(name: str, value: float) -> None:
+        times.setdefault(name, []).append(value)
+
+    for mode in ("dense", "lexical", "hybrid"):  # warm-up pass: caches, first-call costs
+        for q in questions[:5]:
+            searcher.ask(q, k=K, mode=mode)
+    for _ in range(rounds):
+        for q in questions:
+            vec, t = _ms(lambda q=q: embedder.embed([q])[0])
+            add("embed", t)
+            dense, t_dense = _ms(lambda vec=vec: searcher._dense(vec, depth, filters))
+            add("  dense: FAISS top-300 + per-passage best", t_dense)
+            _, t_lex = _ms(lambda q=q: lexical.search(searcher._db, q, depth, filters))
+            add("  lexical: FTS5 BM25 top-100", t_lex)
+            for mode in (Mode.DENSE, Mode.LEXICAL, Mode.HYBRID):
+                ranked, t_rank = _ms(
+                    lambda q=q, dense=dense, mode=mode: searcher._rank(q, dense, K, mode, filters)
+                )
+                hits, t_hyd = _ms(lambda ranked=ranked: searcher._hydrate(ranked[:K]))
+                base = {Mode.DENSE: t_dense, Mode.LEXICAL: 0.0, Mode.HYBRID: t_dense}[mode]
+                add(f"search {mode.value}", base + t_rank + t_hyd)
+            _, t = _ms(
+                lambda hits=hits, vec=vec: best_sentences(embedder, vec, [h.text for h in hits])
+            )
+            add("highlight (top 5)", t)
+            _, t = _ms(lambda q=q: searcher.ask(q, k=K, mode="hybrid"))
+            add("end-to-end ask, hybrid + highlight", t)
+    for name, values in times.items():
+        record(f"{name}: p50", label, percentile(values, 50), "ms")
+        record(f"{name}: p95", label, percentile(values, 95), "ms", f"n={len(values)}")
+    ratio = median(times["end-to-end ask, hybrid + highlight"]) / median(times["embed"])
+    record("ask (hybrid+highlight) / bare question embedding", label, ratio, "x", "in-process")
+    searcher.close()
+    return median(times["embed"])
+
+
+def cold(index: Path, label: str, embed_ms: float, repeats: int, ann: bool) -> None:
+    import sys
+
+    qa = [sys.executable, "-m", "benchmarks.ann_hook"] if ann else [QA]
+    questions = dev_questions()
+    walls, rss = [], []
+    for i in range(repeats):
+        r = run([*qa, "ask", questions[i % len(questions)], "--index", str(index)])
+        walls.append(r.seconds)
+        rss.append(r.peak_mib)
+    record(
+        "qa ask cold: wall to first answer (median)",
+        label,
+        median(walls),
+        "s",
+        ", ".join(f"{w:.2f}" for w in walls),
+    )
+    record("qa ask: peak RSS (median)", label, median(rss), "MiB", "target <= 2560 at 1M")
+    one = run([*qa, "ask", "-", "--index", str(index)], stdin=questions[0] + "\n")
+    many_q = [questions[(i * 7) % len(questions)] for i in range(21)]
+    many = run([*qa, "ask", "-", "--index", str(index)], stdin="\n".join(many_q) + "\n")
+    marginal = (many.seconds - one.seconds) / 20 * 1000
+    record(
+        "qa ask -: marginal cost of one more question",
+        label,
+        marginal,
+        "ms",
+        "hybrid, highlights on",
+    )
+    record(
+        "  ratio to bare embedding of one question",
+        label,
+        marginal / embed_ms,
+        "x",
+        f"embed {embed_ms:.1f} ms (warm, this run); target <= 2",
+    )
+    record("qa ask -: peak RSS, 21 questions", label, many.peak_mib, "MiB")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("index", type=Path)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cold", type=int, default=3, help="cold `qa ask` runs (0 = skip)")
+    parser.add_argument(
+        "--ann", action="store_true", help="search the approximate sidecar (benchmarks.ann_hook)"
+    )
+    args = parser.parse_args(argv)
+    label = args.label or args.index.name
+    header(f"queries on {args.index} ({label})")
+    record("index size on disk", label, dir_mib(args.index), "MiB")
+    embed_ms = warm(args.index, label, args.rounds, args.ann)
+    if args.cold:
+        cold(args.index, label, embed_ms, args.cold, args.ann)
+    save(f"query-{label}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The fast paths behave like the plain ones: onnxruntime embeddings, the IVF sidecar.
+
+Correctness only; speed is measured by `make bench` (docs/benchmarks.md), never asserted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa import vectors
+
+
+def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def clustered() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    centres = _unit(rng, 40, 32)
+    x = centres[rng.integers(0, 40, 6000)] + 0.2 * _unit(rng, 6000, 32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return np.arange(6000, dtype=np.int64) * vectors.WINDOWS + 1, x.astype(np.float32)
+
+
+def test_sidecar_written_above_threshold_and_searched(tmp_path, monkeypatch, clustered):
+    ids, x = clustered
+    flat = vectors.new_index(32)
+    vectors.add(flat, ids, x)
+    path = tmp_path / "vectors-000001.faiss"
+    vectors.write_atomic(flat, path)
+
+    monkeypatch.setattr(vectors, "ANN_MIN_VECTORS", 10_000)
+    assert vectors.write_ann(flat, path) is None  # below the threshold: exact only
+    monkeypatch.setattr(vectors, "ANN_MIN_VECTORS", 1_000)
+    assert vectors.write_ann(flat, path) == vectors.ann_path(path)
+
+    ann = vectors.read_for_search(path, 32, flat.ntotal)
+    assert ann.ntotal == flat.ntotal and ann is not flat
+    hits = 0
+    for q in x[:50]:
+        exact = set(vectors.search(flat, q, 10)[1])
+        hits += len(exact & set(vectors.search(ann, q, 10)[1]))
+    assert hits / 500 >= 0.95
+
+    allowed = ids[::97]  # a filter: exact over the allowed ids, k results still come back
+    s1, i1 = vectors.search(flat, x[5], 10, allowed)
+    s2, i2 = vectors.search(ann, x[5], 10, allowed)
+    assert list(i1) == list(i2) and len(i2) == 10
+    assert np.allclose(s1, s2, atol=1e-3)
+
+
+def test_sidecar_follows_the_flat_file_incrementally(tmp_path, monkeypatch, clustered):
+    ids, x = clustered
+    monkeypatch.setattr(vectors, "ANN_MIN_VECTORS", 1_000)
+    flat = vectors.new_index(32)
+    vectors.add(flat, ids, x)
+    first = tmp_path / "vectors-000001.faiss"
+    vectors.write_atomic(flat, first)
+    vectors.write_ann(flat, first)
+
+    vectors.remove(flat, ids[:100])
+    new_ids = (np.arange(100, dtype=np.int64) + 10_000) * vectors.WINDOWS
+    vectors.add(flat, new_ids, x[:100])
+    second = tmp_path / "vectors-000002.faiss"
+    vectors.write_atomic(flat, second)
+    vectors.write_ann(flat, second, previous=first)
+
+    ann = vectors.read_for_search(second, 32, flat.ntotal)
+    assert np.array_equal(np.sort(vectors.ann_ids(ann)), np.sort(vectors.stored_ids(flat)))
+    # A sidecar that does not match the manifest's count is ignored: exact search.
+    assert vectors.read_for_search(second, 32, flat.ntotal + 1).ntotal == flat.ntotal
+    assert not hasattr(vectors.read_for_search(second, 32, 5), "nlist")
+
+
+def test_onnx_backend_matches_torch(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from qa import embed
+
+    texts = ["Kazakhstan sought damages over the Baikonur lease.", "", "short", "x " * 400]
+    monkeypatch.setenv("PILCROW_EMBED_BACKEND", "torch")
+    torch_model = embed.load_embedder("all-MiniLM-L6-v2")
+    assert isinstance(torch_model, embed.SentenceTransformerEmbedder)
+    monkeypatch.setenv("PILCROW_EMBED_BACKEND", "onnx")
+    onnx_model = embed.load_embedder("all-MiniLM-L6-v2")
+    assert isinstance(onnx_model, embed.OnnxEmbedder)
+    assert onnx_model.name == torch_model.name == embed.DEFAULT_MODEL
+    a, b = onnx_model.embed(texts), torch_model.embed(texts)
+    assert a.shape == b.shape == (4, 384)
+    assert float((a * b).sum(axis=1).min()) > 0.9999
+    assert onnx_model.count_tokens(texts[0]) == torch_model.count_tokens(texts[0])
+    seen: list[int] = []
+    onnx_model.embed(texts * 20, batch_size=16, progress=seen.append)
+    assert sum(seen) == 80
+
+
+def test_int8_backend_is_named_apart(monkeypatch):
+    from qa import embed
+
+    monkeypatch.setenv("PILCROW_EMBED_BACKEND", "onnx-int8")
+    assert embed.canonical_model_name("all-MiniLM-L6-v2") == embed.DEFAULT_MODEL + "@int8"
+    monkeypatch.setenv("PILCROW_EMBED_BACKEND", "onnx")
+    assert embed.canonical_model_name(embed.DEFAULT_MODEL + "@int8").endswith("@int8")
+    assert embed.canonical_model_name("all-MiniLM-L6-v2") == embed.DEFAULT_MODEL
+    monkeypatch.setenv("PILCROW_EMBED_BACKEND", "gpu")
+    with pytest.raises(embed.ModelError):
+        embed.backend_name()
