@@ -35,8 +35,9 @@ eval: setup
 	$(BIN)/qa index --corpus ../shared/corpus/cablegate --index bench-data/cables-index
 	$(BIN)/qa eval ../shared/eval/cables-dev.jsonl --index bench-data/cables-index --mode all
 
+# make bench BENCH_ARGS=--quick for the ~15 min version (docs/benchmarks.md)
 bench: setup
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -8,12 +8,13 @@ Each benchmark runs in its own process (clean imports, honest peak RSS) and writ
 figures to bench-data/results/*.json (git-ignored); the table at the end is made from
 those files, in markdown, ready for docs/benchmarks.md.
 
-Default (about 60-90 min on 2 cores): embedding backends with dev-set quality, indexing
-``--cables`` cables, queries at the base index's size (13.5k passages with the full
-cables index) and at each of ``--sizes`` synthetic passages (built once into bench-data/,
-reused while they exist), the exact-vs-approximate comparison at each synthetic size,
-start-up. ``--full-index`` adds indexing all 1,295 cables (~15-30 min more).
-``--quick`` (about 10 min): fewer texts and rounds, 50 cables, 100k synthetic passages only.
+Default (about 60-90 min on a quiet 2-core machine, the first time): embedding backends
+with dev-set quality, indexing ``--cables`` cables, queries and BM25 variants at the base
+index's size (~15k passages with the full cables index) and at each of ``--sizes``
+synthetic passages (built once into bench-data/, reused while they exist), the
+exact-vs-approximate comparison at each synthetic size, start-up. ``--full-index`` adds
+indexing all 1,295 cables (~25 min more). ``--quick`` (about 10-15 min): fewer texts and
+rounds, 50 cables, 100k synthetic passages only.
 
 The base index (``--base``) is a full `qa index` of the Cablegate corpus; if it does not
 exist, the index built by the indexing benchmark is used instead (fewer passages).
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         base = fallback
     if "query" in only:
         step("bench_query", str(base), "--label", "cables", "--rounds", rounds)
+        step("bench_lexical", str(base), "--label", "cables")
     if "scale" in only:
         for size in sizes:
             index = synth(size, base)
@@ -139,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
                 )
             hnsw = ["--hnsw"] if size <= 100_000 and not quick else []
             step("bench_ann", str(index), "--label", label, *hnsw)
+            step("bench_lexical", str(index), "--label", label, "--rounds", "1")
     if "startup" in only:
         step("bench_startup", "--index", str(base), "--repeats", "3" if quick else "5")
 
