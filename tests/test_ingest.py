@@ -15,17 +15,11 @@ from qa.errors import IngestError
 from qa.ingest import discover, pagebreaks, parse_file, parse_text
 from qa.ingest.decode import decode_bytes
 from qa.models import DocKind, Document, Passage
-
-ROOT = Path(__file__).parents[1]
-SHARED = ROOT.parent / "shared"
-CABLES = SHARED / "corpus" / "cablegate"
-SEEDS = ROOT / "corpus"
+from tests.conftest import CABLES, SEEDS, cable_path
 
 
 def cable(doc_id: str) -> Document:
-    matches = sorted(CABLES.glob(f"*/*/{doc_id}.html"))
-    assert matches, f"{doc_id} not in {CABLES}"
-    return parse_file(matches[0], root=CABLES)
+    return parse_file(cable_path(doc_id), root=CABLES)
 
 
 def labels(doc: Document) -> list[str]:
