@@ -116,6 +116,7 @@ class IndexSummary:
     removed: int = 0
     unchanged: int = 0
     skipped: int = 0
+    files_read: int = 0  # files read and hashed; the rest were known unchanged by their stat
     passages: int = 0
     passages_embedded: int = 0
     seconds: float = 0.0
@@ -162,6 +163,12 @@ class Source(Protocol):
     def load(self) -> Document: ...
 
 
+def stat_key(source: Source) -> str:
+    """A cheap fingerprint of a source taken without reading it ('' when it has none)."""
+    get = getattr(source, "stat_key", None)
+    return get() if get is not None else ""
+
+
 class FileSource:
     """A corpus file; read once, hashed, parsed only when its hash changed."""
 
@@ -169,6 +176,18 @@ class FileSource:
         self.path, self.root = path, root
         self.key = str(path.relative_to(root))
         self._data: bytes | None = None
+        self.stat = ""  # of the bytes last read by digest()
+
+    def stat_key(self) -> str:
+        """Size, mtime, ctime and inode: unchanged means unchanged content (git's rule).
+
+        ctime is in it because ``chmod`` and ``touch -d`` change it, so a file made
+        unreadable is still read (and reported), and a back-dated edit is still seen.
+        """
+        try:
+            return file_stat(self.path.stat())
+        except OSError:
+            return ""
 
     def digest(self) -> str:
         if not _storable(self.key):
@@ -186,6 +205,8 @@ class FileSource:
                     f"{MAX_FILE_BYTES // 2**20} MB are not indexed)"
                 )
             self._data = self.path.read_bytes()
+            # Taken before the read: if the file changes meanwhile, the next run rehashes.
+            self.stat = file_stat(info)
         except OSError as exc:
             raise IngestError(f"{self.key}: cannot read ({self._reason(exc)})") from exc
         return hashlib.blake2b(self._data, digest_size=16).hexdigest()
@@ -204,6 +225,10 @@ class FileSource:
             return parse_file(self.path, root=self.root, data=self._data)
         finally:
             self._data = None
+
+
+def file_stat(info: os.stat_result) -> str:
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
 
 
 def _storable(text: str) -> bool:
@@ -240,6 +265,7 @@ class _Parsed:
     doc: Document
     file_hash: str
     rows: list[store.StoredPassage]
+    file_stat: str = ""
 
 
 def _stored_passages(doc: Document) -> list[store.StoredPassage]:
@@ -380,15 +406,22 @@ def _update(
     sources = {src.key: src for src in document_sources}
     checkpoint("listed")
     # Which source owns each document id (a renamed file hands its id on).
-    owners = {doc_id.lower(): key for key, (_, doc_id, _) in existing.items() if key in sources}
+    owners = {entry[1].lower(): key for key, entry in existing.items() if key in sources}
     parsed: list[_Parsed] = []
     replaced: list[int] = []  # document row ids to delete
+    restat: dict[int, str] = {}  # row id -> new stat of files whose bytes did not change
     for key, src in sources.items():
         old = existing.get(key)
+        if old and old[3] and not reparse and stat_key(src) == old[3]:
+            summary.unchanged += 1  # not even read: same size, mtime and inode
+            continue
         try:
+            summary.files_read += 1
             digest = src.digest()
             if old and old[2] == digest and not reparse:
                 summary.unchanged += 1
+                if getattr(src, "stat", ""):
+                    restat[old[0]] = src.stat  # type: ignore[attr-defined]
                 continue
             doc = src.load()
             _check_passage_sizes(key, doc)
@@ -407,16 +440,21 @@ def _update(
                 summary.changed += 1
         else:
             summary.added += 1
-        parsed.append(_Parsed(doc, digest, _stored_passages(doc)))
+        parsed.append(_Parsed(doc, digest, _stored_passages(doc), getattr(src, "stat", "")))
         checkpoint("parsed")
     seen = set(sources)
-    removed = [row_id for src, (row_id, _, _) in existing.items() if src not in seen]
+    removed = [entry[0] for src, entry in existing.items() if src not in seen]
     summary.removed = len(removed)
 
     texts = _view_texts(parsed)
     dim = _embed_missing(db, model, texts, manifest, load_embedder, progress, summary, rebuild)
     current, damage = None, ""
-    if generation and not rebuild:
+    must_commit = bool(parsed or removed or rebuild or not generation)
+    # A no-op run trusts a vector file whose stat is as committed (any write changes it);
+    # otherwise the file is read and checked, to be repaired if need be.
+    if (generation and not rebuild) and (
+        must_commit or not _vectors_as_committed(index_dir, manifest)
+    ):
         current, damage = _current_vectors(db, index_dir, manifest)
     if damage:
         summary.repaired = f"{damage}: rebuilt it from the embedding cache"
@@ -433,6 +471,9 @@ def _update(
             rebuild,
             current,
         )
+    if restat:
+        with store.transaction(db):
+            store.record_file_stats(db, restat)
     summary.generation = generation
     summary.documents, summary.passages = store.counts(db)
     _cleanup_old_vectors(index_dir, generation)
@@ -461,6 +502,15 @@ def _check_manifest_dim(db, model: str, manifest: dict[str, str]) -> None:  # ty
             f"the index manifest says {manifest['dim']}-d vectors but the embedding cache of "
             f"{model} holds {cached}-d ones; rebuild with `qa index --rebuild`"
         )
+
+
+def _vectors_as_committed(index_dir: Path, manifest: dict[str, str]) -> bool:
+    recorded = manifest.get("vector_stat", "")
+    try:
+        info = vectors_path(index_dir, int(manifest["generation"])).stat()
+    except OSError:
+        return False
+    return bool(recorded) and recorded == file_stat(info)
 
 
 def _current_vectors(db, index_dir: Path, manifest: dict[str, str]) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
@@ -578,7 +628,7 @@ def _commit_generation(
             vectors.remove(index, vectors.all_window_ids(dropped))
             store.delete_documents(db, drop_documents)
         for item in parsed:
-            ids = store.insert_document(db, item.doc, item.file_hash, item.rows)
+            ids = store.insert_document(db, item.doc, item.file_hash, item.rows, item.file_stat)
             _add_passages(db, index, model, dim, zip(ids, item.rows, strict=True))
             checkpoint("rows")
         size = vectors.write_atomic(index, new_file, before_rename=lambda: checkpoint("vector_tmp"))
@@ -597,6 +647,7 @@ def _commit_generation(
                 "vectors": new_file.name,
                 "vector_count": str(index.ntotal),
                 "vector_bytes": str(size),
+                "vector_stat": file_stat(new_file.stat()),
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )

@@ -42,25 +42,128 @@ def query_tokens(text: str, *, max_tokens: int = 64) -> list[str]:
 
 def match_expression(text: str) -> str | None:
     """An FTS5 MATCH string that searches every token of ``text`` as a plain word."""
-    tokens = query_tokens(text)
+    return _or_expression(query_tokens(text))
+
+
+def _or_expression(tokens: list[str]) -> str | None:
     if not tokens:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
 
 
+# FTS5 scores every row that matches any OR-ed token, so a question's cost is the summed
+# document frequency of its tokens: ~10k rows at 13.5k passages, millions at 1M. Above this
+# many postings, candidates come from the rarest tokens alone (the ones that carry the
+# ranking: a token in 5% of passages weighs ~3 against ~9 for a name) and are then rescored
+# with the full question, so the scores stay true BM25 over every token. Below it the
+# search is exact. Measured in docs/benchmarks.md.
+POSTING_BUDGET = 60_000
+RESCORE_DEPTH = 300  # candidates of the pruned query that the full question rescores
+
+_VOCAB = "temp.pilcrow_vocab"
+
+
+def document_frequencies(db: sqlite3.Connection, tokens: list[str]) -> dict[str, int]:
+    """How many passages hold each token (FTS5's own vocabulary, no extra index)."""
+    db.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {_VOCAB} USING fts5vocab(main, 'passages_fts', 'row')"
+    )
+    marks = ",".join("?" * len(tokens))
+    rows = db.execute(f"SELECT term, doc FROM {_VOCAB} WHERE term IN ({marks})", tokens)
+    found = {term: int(doc) for term, doc in rows.fetchall()}
+    return {t: found.get(t, 0) for t in tokens}
+
+
+def candidate_tokens(frequencies: dict[str, int], budget: int | None = None) -> list[str]:
+    """The rarest tokens whose postings fit the budget (always at least the rarest one).
+
+    A token missing from the vocabulary costs nothing and is kept: it may still match
+    through the tokenizer (``café`` finds ``cafe``, ``a_b`` is the phrase ``a b``).
+    """
+    budget = POSTING_BUDGET if budget is None else budget
+    kept: list[str] = []
+    total = 0
+    for token, n in sorted(frequencies.items(), key=lambda item: item[1]):
+        if total and total + n > budget:
+            break
+        kept.append(token)
+        total += n
+    return kept
+
+
 def search(
     db: sqlite3.Connection, text: str, k: int, filters: Filters | None = None
 ) -> list[tuple[int, float]]:
-    """Top-k ``(passage id, score)``; higher is better (the negated bm25)."""
-    expression = match_expression(text)
-    if expression is None:
+    """Top-k ``(passage id, score)``; higher is better (the negated bm25).
+
+    Ties are broken by cable ID and position, so a rebuilt index ranks identically.
+    """
+    tokens = query_tokens(text)
+    if not tokens:
         return []
-    where, params = filter_sql(filters or Filters())
-    weights = ", ".join(str(w) for w in COLUMN_WEIGHTS)
-    rows = db.execute(
-        f"SELECT f.rowid, bm25(passages_fts, {weights}) AS score FROM passages_fts f"
-        " JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.document_id"
-        f" WHERE passages_fts MATCH ? AND {where} ORDER BY score, d.doc_id, p.seq LIMIT ?",
-        [expression, *params, k],
-    ).fetchall()
+    frequencies = document_frequencies(db, tokens)
+    candidates = candidate_tokens(frequencies)
+    full = _or_expression(tokens)
+    assert full is not None
+    filters = filters or Filters()
+    if len(candidates) == len(tokens):
+        rows = _ranked(db, full, k + _TIE_SLACK, filters)
+    else:
+        pruned = _or_expression(candidates)
+        assert pruned is not None
+        ids = [pid for pid, _ in _ranked(db, pruned, max(RESCORE_DEPTH, k), filters)]
+        rows = _rescored(db, full, ids)
+    return _break_ties(db, rows)[:k]
+
+
+_TIE_SLACK = 16  # extra rows fetched so exact ties at the cut are ordered by _break_ties
+_WEIGHTS = ", ".join(str(w) for w in COLUMN_WEIGHTS)
+
+
+def _ranked(
+    db: sqlite3.Connection, expression: str, limit: int, filters: Filters
+) -> list[tuple[int, float]]:
+    if filters.is_empty():  # no join: FTS5 alone is 2-3x faster on long questions
+        sql = (
+            f"SELECT rowid, bm25(passages_fts, {_WEIGHTS}) AS score FROM passages_fts"
+            " WHERE passages_fts MATCH ? ORDER BY score LIMIT ?"
+        )
+        rows = db.execute(sql, [expression, limit]).fetchall()
+    else:
+        where, params = filter_sql(filters)
+        rows = db.execute(
+            f"SELECT f.rowid, bm25(passages_fts, {_WEIGHTS}) AS score FROM passages_fts f"
+            " JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.document_id"
+            f" WHERE passages_fts MATCH ? AND {where} ORDER BY score LIMIT ?",
+            [expression, *params, limit],
+        ).fetchall()
     return [(row[0], -float(row[1])) for row in rows]
+
+
+def _rescored(db: sqlite3.Connection, expression: str, ids: list[int]) -> list[tuple[int, float]]:
+    """BM25 of the full question for the given rows only (FTS5 seeks each rowid)."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(
+        f"SELECT rowid, bm25(passages_fts, {_WEIGHTS}) FROM passages_fts"
+        f" WHERE passages_fts MATCH ? AND rowid IN ({marks})",
+        [expression, *ids],
+    ).fetchall()
+    return sorted(((row[0], -float(row[1])) for row in rows), key=lambda r: -r[1])
+
+
+def _break_ties(db: sqlite3.Connection, rows: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Order equal scores by (cable ID, position) instead of by row id."""
+    if len({score for _, score in rows}) == len(rows):
+        return rows
+    marks = ",".join("?" * len(rows))
+    keys = {
+        pid: (doc_id, seq)
+        for pid, doc_id, seq in db.execute(
+            "SELECT p.id, d.doc_id, p.seq FROM passages p JOIN documents d"
+            f" ON d.id = p.document_id WHERE p.id IN ({marks})",
+            [pid for pid, _ in rows],
+        ).fetchall()
+    }
+    return sorted(rows, key=lambda r: (-r[1], keys.get(r[0], ("", 0))))

@@ -94,7 +94,13 @@ def _m1(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = [_m1]
+def _m2(db: sqlite3.Connection) -> None:
+    # size:mtime_ns:inode of the file when it was last hashed; lets a no-op re-index skip
+    # reading files whose stat is unchanged (as git's index does). '' = unknown: hash it.
+    db.execute("ALTER TABLE documents ADD COLUMN file_stat TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS = [_m1, _m2]
 """Numbered schema migrations; migration i brings ``user_version`` from i to i+1."""
 
 
@@ -356,12 +362,20 @@ def write_manifest(db: sqlite3.Connection, values: dict[str, str]) -> None:
 # -- documents and passages -------------------------------------------------------------
 
 
-def file_hashes(db: sqlite3.Connection) -> dict[str, tuple[int, str, str]]:
-    """``source -> (row id, doc_id, file hash)`` for change detection."""
+def file_hashes(db: sqlite3.Connection) -> dict[str, tuple[int, str, str, str]]:
+    """``source -> (row id, doc_id, file hash, file stat)`` for change detection."""
     return {
-        row["source"]: (row["id"], row["doc_id"], row["file_hash"])
-        for row in db.execute("SELECT id, doc_id, source, file_hash FROM documents")
+        row["source"]: (row["id"], row["doc_id"], row["file_hash"], row["file_stat"])
+        for row in db.execute("SELECT id, doc_id, source, file_hash, file_stat FROM documents")
     }
+
+
+def record_file_stats(db: sqlite3.Connection, stats: dict[int, str]) -> None:
+    """Remember the stat of files whose content was hashed unchanged (``touch``-ed)."""
+    db.executemany(
+        "UPDATE documents SET file_stat = ? WHERE id = ?",
+        [(stat, row_id) for row_id, stat in stats.items()],
+    )
 
 
 def passage_ids_of(db: sqlite3.Connection, document_ids: Sequence[int]) -> list[int]:
@@ -383,12 +397,16 @@ def delete_documents(db: sqlite3.Connection, document_ids: Sequence[int]) -> Non
 
 
 def insert_document(
-    db: sqlite3.Connection, doc: Document, file_hash: str, passages: Sequence[StoredPassage]
+    db: sqlite3.Connection,
+    doc: Document,
+    file_hash: str,
+    passages: Sequence[StoredPassage],
+    file_stat: str = "",
 ) -> list[int]:
     """Insert one document and its passages; returns the new passage ids in order."""
     cur = db.execute(
         "INSERT INTO documents(doc_id, kind, title, date, origin, classification, tags, source,"
-        " file_hash, body) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        " file_hash, body, file_stat) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (
             doc.doc_id,
             doc.kind.value,
@@ -400,6 +418,7 @@ def insert_document(
             doc.source,
             file_hash,
             doc.body,
+            file_stat,
         ),
     )
     document_id = cur.lastrowid

@@ -121,3 +121,50 @@ def test_second_writer_is_refused(tmp_path: Path) -> None:
         write_lock(tmp_path),
     ):
         pass
+
+
+def test_noop_reindex_reads_no_file_whose_stat_is_unchanged(
+    cables_corpus: Path, fresh_copy, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    corpus = fresh_copy(cables_corpus, "corpus")
+    index = tmp_path / "index"
+    assert build_index(corpus, index).files_read == 11
+    noop = build_index(corpus, index)
+    assert (noop.files_read, noop.unchanged, noop.generation) == (0, 11, 1)
+
+    # touch: same bytes, new mtime -> read once, found unchanged, its new stat remembered.
+    cable = corpus / "07MOSCOW5292.txt"
+    os.utime(cable, ns=(cable.stat().st_atime_ns, cable.stat().st_mtime_ns + 10**9))
+    touched = build_index(corpus, index)
+    assert (touched.files_read, touched.unchanged, touched.generation) == (1, 11, 1)
+    assert build_index(corpus, index).files_read == 0
+
+    # An edit of the same size with the old mtime put back is still seen (ctime changed).
+    stat = cable.stat()
+    text = cable.read_text(encoding="utf-8")
+    cable.write_text(text.replace("$60 million", "$70 million"), encoding="utf-8")
+    os.utime(cable, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cable.stat().st_size == stat.st_size
+    edited = build_index(corpus, index)
+    assert (edited.files_read, edited.changed, edited.generation) == (1, 1, 2)
+    hits = open_searcher(index).search("Kazakhstan damages Proton", k=1, mode="lexical")
+    assert "$70 million" in hits[0].text
+
+
+def test_noop_reindex_still_repairs_a_rewritten_vector_file(seed_index: Path, fresh_copy) -> None:  # type: ignore[no-untyped-def]
+    from qa.locations import vectors_path
+    from tests.conftest import SEEDS
+
+    index = fresh_copy(seed_index, "index")
+    path = vectors_path(index, 1)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 1536] = bytes(1536)  # same size, zeroed vectors: only a read shows it
+    path.write_bytes(bytes(data))
+    summary = build_index(SEEDS, index)
+    assert summary.repaired and summary.generation == 2
+    assert open_searcher(index).search("Proton rocket damages", k=1)[0].citation == (
+        "07MOSCOW5292 ¶3"
+    )
