@@ -45,9 +45,9 @@ def _ms(fn):  # type: ignore[no-untyped-def]
     return result, (time.perf_counter() - started) * 1000
 
 
-def warm(index: Path, label: str, rounds: int, ann: bool) -> float:
-    if ann:
-        from benchmarks.ann_hook import install
+def warm(index: Path, label: str, rounds: int, exact: bool) -> float:
+    if exact:
+        from benchmarks.exact_hook import install
 
         install()
     from qa import lexical
@@ -106,10 +106,10 @@ def warm(index: Path, label: str, rounds: int, ann: bool) -> float:
     return median(times["embed"])
 
 
-def cold(index: Path, label: str, embed_ms: float, repeats: int, ann: bool) -> None:
+def cold(index: Path, label: str, embed_ms: float, repeats: int, exact: bool) -> None:
     import sys
 
-    qa = [sys.executable, "-m", "benchmarks.ann_hook"] if ann else [QA]
+    qa = [sys.executable, "-m", "benchmarks.exact_hook"] if exact else [QA]
     questions = dev_questions()
     walls, rss = [], []
     for i in range(repeats):
@@ -152,15 +152,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cold", type=int, default=3, help="cold `qa ask` runs (0 = skip)")
     parser.add_argument(
-        "--ann", action="store_true", help="search the approximate sidecar (benchmarks.ann_hook)"
+        "--exact",
+        action="store_true",
+        help="hide the approximate sidecar: exact search (benchmarks.exact_hook)",
     )
     args = parser.parse_args(argv)
     label = args.label or args.index.name
     header(f"queries on {args.index} ({label})")
     record("index size on disk", label, dir_mib(args.index), "MiB")
-    embed_ms = warm(args.index, label, args.rounds, args.ann)
+    embed_ms = warm(args.index, label, args.rounds, args.exact)
     if args.cold:
-        cold(args.index, label, embed_ms, args.cold, args.ann)
+        cold(args.index, label, embed_ms, args.cold, args.exact)
     save(f"query-{label}")
 
 

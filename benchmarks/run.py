@@ -126,19 +126,19 @@ def main(argv: list[str] | None = None) -> None:
             index = synth(size, base)
             cold = "1" if quick else "3"
             label = human(size)
-            step("bench_query", str(index), "--label", label, "--rounds", rounds, "--cold", cold)
-            if list(index.glob("vectors-*.faiss.ivf")):
-                step(
-                    "bench_query",
-                    str(index),
-                    "--label",
-                    f"{label}-ivf",
-                    "--ann",
-                    "--rounds",
-                    rounds,
-                    "--cold",
-                    cold,
-                )
+            has_ann = bool(list(index.glob("vectors-*.faiss.ivf")))
+            step(
+                "bench_query",
+                str(index),
+                "--label",
+                f"{label}-ivf" if has_ann else label,
+                "--rounds",
+                rounds,
+                "--cold",
+                cold,
+            )
+            if has_ann:  # the same index searched exactly, for the comparison
+                step("bench_query", str(index), "--label", label, "--exact", "--rounds", rounds)
             hnsw = ["--hnsw"] if size <= 100_000 and not quick else []
             step("bench_ann", str(index), "--label", label, *hnsw)
             step("bench_lexical", str(index), "--label", label, "--rounds", "1")

@@ -632,7 +632,7 @@ def _commit_generation(
             _add_passages(db, index, model, dim, zip(ids, item.rows, strict=True))
             checkpoint("rows")
         size = vectors.write_atomic(index, new_file, before_rename=lambda: checkpoint("vector_tmp"))
-        vectors.write_ann(index, new_file, previous=vectors_path(index_dir, generation))
+        side = vectors.write_ann(index, new_file, previous=vectors_path(index_dir, generation))
         checkpoint("vectors")
         store.write_manifest(
             db,
@@ -648,6 +648,7 @@ def _commit_generation(
                 "vector_count": str(index.ntotal),
                 "vector_bytes": str(size),
                 "vector_stat": file_stat(new_file.stat()),
+                "ann_bytes": str(side.stat().st_size) if side else "",
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )

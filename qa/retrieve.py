@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000  # the model reads ~256 word pieces; the rest only slows BM25
 CONFIDENCE_POWER = 2.0  # see fuse(); chosen on our tuning questions and BEIR
 CANDIDATES = 100  # depth of each ranked list fed to fusion
+ANN_CHECK_SAMPLE = 8  # cached embeddings that must find themselves in an approximate index
 
 _CABLE_ID = re.compile(r"\b(\d{2}[A-Z][A-Z-]{1,24}\d{1,6})\b", re.IGNORECASE)
 
@@ -134,7 +135,7 @@ class Searcher:
             raise IndexDamagedError(
                 f"{path} is missing; repair with `qa index` or `qa index --rebuild`"
             )
-        index = vectors.read(path, int(manifest["dim"]))
+        index = self._read_vectors(path, manifest)
         expected = int(manifest.get("vector_count", index.ntotal))
         if index.ntotal != expected:
             raise IndexDamagedError(
@@ -143,6 +144,27 @@ class Searcher:
             )
         self._vectors, self._manifest, self._generation = index, manifest, generation
         return True
+
+    def _read_vectors(self, path: Path, manifest: dict[str, str]) -> Any:
+        """The approximate sidecar above ``vectors.ANN_MIN_VECTORS`` if sound, else exact."""
+        dim = int(manifest["dim"])
+        if not vectors.ann_path(path).exists():
+            return vectors.read(path, dim)
+        sample = store.sample_view_hashes(self._db, ANN_CHECK_SAMPLE)
+        cache = store.get_embeddings(
+            self._db, manifest.get("model", ""), [hs[0] for _, hs in sample if hs], dim
+        )
+        samples = [
+            (vectors.vector_id(pid, 0), cache[hs[0]]) for pid, hs in sample if hs and hs[0] in cache
+        ]
+        count, ann_bytes = manifest.get("vector_count", ""), manifest.get("ann_bytes", "")
+        return vectors.read_for_search(
+            path,
+            dim,
+            int(count) if count.isdigit() else None,
+            ann_bytes=int(ann_bytes) if ann_bytes.isdigit() else None,
+            samples=samples,
+        )
 
     def refresh(self) -> bool:
         """True when a newer generation was picked up."""

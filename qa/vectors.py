@@ -324,24 +324,68 @@ def write_ann(flat: Any, path: Path, previous: Path | None = None) -> Path | Non
     return target
 
 
-def read_for_search(path: Path, dim: int, count: int | None = None) -> Any:
-    """What a searcher should load: the sidecar when it exists and matches, else the flat file.
+def read_for_search(
+    path: Path,
+    dim: int,
+    count: int | None = None,
+    *,
+    ann_bytes: int | None = None,
+    samples: list[tuple[int, np.ndarray]] | None = None,
+) -> Any:
+    """What a searcher should load: the sidecar when it can be trusted, else the flat file.
 
-    ``count`` is the manifest's vector count; a sidecar holding another number (a crash
-    between the two files) is ignored.
+    The sidecar is derived data, so any doubt means exact search, never wrong answers. It
+    is used only when it is an inner-product IVF index of the manifest's dimension and
+    vector count (a crash between the two files leaves another count), of the size the
+    manifest recorded (``ann_bytes``), and when every ``(vector id, cached embedding)`` in
+    ``samples`` finds itself among its nearest neighbours: a whole, well-formed file
+    copied from another index or model fails that.
     """
+    ann = _trusted_ann(ann_path(path), dim, count, ann_bytes, samples or [])
+    return ann if ann is not None else read(path, dim)
+
+
+def _trusted_ann(
+    side: Path,
+    dim: int,
+    count: int | None,
+    ann_bytes: int | None,
+    samples: list[tuple[int, np.ndarray]],
+) -> Any | None:
     import faiss
 
-    side = ann_path(path)
-    if side.exists():
-        try:
-            ann = faiss.read_index(str(side))
-            if ann.d == dim and (count is None or ann.ntotal == count):
-                return ann
-            log.warning("%s does not match %s; searching exactly", side, path.name)
-        except Exception as exc:
-            log.warning("%s unreadable (%s); searching exactly", side, exc)
-    return read(path, dim)
+    try:
+        size = side.stat().st_size
+    except OSError:
+        return None
+    if ann_bytes is not None and size != ann_bytes:
+        log.warning("%s has %d bytes, not %d; searching exactly", side, size, ann_bytes)
+        return None
+    try:
+        ann = faiss.read_index(str(side))
+    except Exception as exc:
+        log.warning("%s unreadable (%s); searching exactly", side, exc)
+        return None
+    ivf = faiss.try_extract_index_ivf(ann)
+    if ivf is None or ann.metric_type != faiss.METRIC_INNER_PRODUCT or ann.d != dim:
+        log.warning("%s is not an approximate index of this one; searching exactly", side)
+        return None
+    if count is not None and ann.ntotal != count:
+        log.warning("%s holds %d vectors, not %d; searching exactly", side, ann.ntotal, count)
+        return None
+    if samples and not _finds_itself(ann, samples):
+        log.warning("%s holds other vectors than the index; searching exactly", side)
+        return None
+    return ann
+
+
+def _finds_itself(ann: Any, samples: list[tuple[int, np.ndarray]], k: int = 8) -> bool:
+    """Each sample vector's own id is among its k nearest, at cosine ~1 (float16 codes)."""
+    for vid, vec in samples:
+        scores, ids = search(ann, vec, k)
+        if not len(ids) or scores[0] < 0.99 or vid not in ids.tolist():
+            return False
+    return True
 
 
 def _ivf_params(index: Any, selector: Any | None) -> Any | None:

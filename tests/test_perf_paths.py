@@ -107,3 +107,53 @@ def test_int8_backend_is_named_apart(monkeypatch):
     monkeypatch.setenv("PILCROW_EMBED_BACKEND", "gpu")
     with pytest.raises(embed.ModelError):
         embed.backend_name()
+
+
+def test_searcher_uses_a_sound_sidecar_and_falls_back_when_it_is_not(
+    cables_corpus, tmp_path, monkeypatch
+):
+    """Real index, real model: above the threshold `qa ask` searches the IVF sidecar and
+    cites the same paragraphs; a sidecar from elsewhere or of the wrong size is ignored."""
+    import shutil
+
+    from qa.factory import build_index, open_searcher
+    from qa.locations import vectors_path
+
+    monkeypatch.setattr(vectors, "ANN_MIN_VECTORS", 100)
+    monkeypatch.setattr(vectors, "ann_lists", lambda count: 8)  # ~180 vectors here
+    monkeypatch.setattr(vectors, "ANN_NPROBE", 8)  # every list: results equal exact
+    index = tmp_path / "index"
+    build_index(cables_corpus, index)
+    side = vectors.ann_path(vectors_path(index, 1))
+    assert side.exists()
+
+    question = "How many judges receive police protection in Israel?"
+    searcher = open_searcher(index)
+    assert hasattr(searcher._vectors, "nlist")  # the approximate index is what is searched
+    assert searcher.search(question, k=1, mode="dense")[0].citation == "09TELAVIV1098 ¶19"
+    searcher.close()
+
+    # A sidecar of the same ids, dimension, count and kind but other vectors: exact search.
+    ids = vectors.stored_ids(vectors.read(vectors_path(index, 1), 384))
+    flat = vectors.new_index(384)
+    vectors.add(flat, ids, _unit(np.random.default_rng(0), len(ids), 384))
+    foreign = tmp_path / "foreign.faiss"
+    vectors.write_atomic(flat, foreign)
+    vectors.write_ann(flat, foreign)
+    shutil.copy(vectors.ann_path(foreign), side)
+    monkeypatch.setattr(vectors, "_trusted_ann", _without_size_check(vectors._trusted_ann))
+    searcher = open_searcher(index)
+    assert not hasattr(searcher._vectors, "nlist")
+    assert searcher.search(question, k=1, mode="dense")[0].citation == "09TELAVIV1098 ¶19"
+    searcher.close()
+
+    side.write_bytes(b"\0" * 100)  # damaged: exact search, same answer
+    searcher = open_searcher(index)
+    assert not hasattr(searcher._vectors, "nlist")
+    assert searcher.search(question, k=1, mode="dense")[0].citation == "09TELAVIV1098 ¶19"
+    searcher.close()
+
+
+def _without_size_check(check):  # type: ignore[no-untyped-def]
+    """The sample check alone (a foreign sidecar of exactly the recorded size is rare)."""
+    return lambda side, dim, count, ann_bytes, samples: check(side, dim, count, None, samples)
