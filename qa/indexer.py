@@ -449,7 +449,10 @@ def _update(
     texts = _view_texts(parsed)
     dim = _embed_missing(db, model, texts, manifest, load_embedder, progress, summary, rebuild)
     current, damage = None, ""
-    must_commit = bool(parsed or removed or rebuild or not generation)
+    # An index written before the manifest held the concentration gets it now, once.
+    must_commit = bool(
+        parsed or removed or rebuild or not generation or "concentration" not in manifest
+    )
     # A no-op run trusts a vector file whose stat is as committed (any write changes it);
     # otherwise the file is read and checked, to be repaired if need be.
     if (generation and not rebuild) and (
@@ -459,7 +462,7 @@ def _update(
     if damage:
         summary.repaired = f"{damage}: rebuilt it from the embedding cache"
         progress.warn(f"{damage}; rebuilding it from the embedding cache")
-    if parsed or removed or rebuild or damage or not generation:
+    if must_commit or damage:
         generation = _commit_generation(
             db,
             index_dir,
@@ -649,6 +652,7 @@ def _commit_generation(
                 "vector_bytes": str(size),
                 "vector_stat": file_stat(new_file.stat()),
                 "ann_bytes": str(side.stat().st_size) if side else "",
+                "concentration": f"{vectors.concentration(index):.6f}",
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )

@@ -27,12 +27,17 @@ from qa.errors import IndexDamagedError, ModelError, NoIndexError, UsageError
 from qa.highlight import best_sentences
 from qa.locations import db_path, vectors_path
 from qa.models import Filters, Hit
+from qa.views import is_summary
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000  # the model reads ~256 word pieces; the rest only slows BM25
 CONFIDENCE_POWER = 2.0  # see fuse(); chosen on our tuning questions and BEIR
+CONCENTRATION_EVEN = 0.2  # see dense_prior(): the concentration at which the prior is even
+PRIOR_STEEPNESS = 4.0  # see dense_prior(): how fast the prior leaves even as corpora spread
 CANDIDATES = 100  # depth of each ranked list fed to fusion
+SUMMARY_PENALTY = 1.5  # fused z-score units; chosen on our tuning questions (1.5-3 plateau)
+SUMMARY_WINDOW = 50  # how deep the summary rule looks into the fused ranking
 ANN_CHECK_SAMPLE = 8  # cached embeddings that must find themselves in an approximate index
 
 _CABLE_ID = re.compile(r"\b(\d{2}[A-Z][A-Z-]{1,24}\d{1,6})\b", re.IGNORECASE)
@@ -242,7 +247,29 @@ class Searcher:
         if mode == Mode.DENSE:
             return dense
         lex = lexical.search(self._db, question, depth, filters)
-        return fuse(dense, lex, boost=self._mentioned_passages(question, filters))
+        fused = fuse(
+            dense,
+            lex,
+            boost=self._mentioned_passages(question, filters),
+            prior=dense_prior(self._manifest.get("concentration", "")),
+        )
+        return self._summaries_defer(fused)
+
+    def _summaries_defer(self, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Lower summary paragraphs by SUMMARY_PENALTY among the top SUMMARY_WINDOW.
+
+        A cable's summary matches nearly every question about the cable; the paragraph
+        with the detail should be cited first unless the summary is clearly the better
+        match (measured in docs/evaluation.md).
+        """
+        head = fused[:SUMMARY_WINDOW]
+        leads = store.passage_leads(self._db, [pid for pid, _ in head])
+        adjusted = [
+            (pid, score - SUMMARY_PENALTY if is_summary(*leads.get(pid, ("", ""))) else score)
+            for pid, score in head
+        ]
+        adjusted.sort(key=lambda item: item[1], reverse=True)
+        return adjusted + fused[SUMMARY_WINDOW:]
 
     def _dense(self, query_vector: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
         allowed = None
@@ -296,24 +323,47 @@ class Searcher:
             return store.get_document(self._db, doc_id)
 
 
+def dense_prior(concentration: str | float) -> float:
+    """The per-index prior weight of dense scores in fusion, from the index's concentration.
+
+    ``vectors.concentration`` is the mean cosine between two of the index's vectors. On
+    the cables (0.2: one register, one subject) BM25 is the stronger mode and the prior is
+    even; on diverse corpora the model was trained for (web passages, encyclopedia
+    entries: about 0.03) BM25 added nothing at any weight we measured, and the prior all
+    but hands the ranking to the embeddings. Prior odds dense:lexical are
+    ``(CONCENTRATION_EVEN / c) ** PRIOR_STEEPNESS`` (c = 0.1 gives 0.94). Fitted on
+    three corpora only (docs/evaluation.md); an index that has not recorded c gets 0.5.
+    """
+    try:
+        c = float(concentration)
+    except (TypeError, ValueError):
+        return 0.5
+    if not c > 0:
+        return 1.0
+    odds = (CONCENTRATION_EVEN / c) ** PRIOR_STEEPNESS
+    return odds / (1.0 + odds)
+
+
 def fuse(
     dense: list[tuple[int, float]],
     lexical_hits: list[tuple[int, float]],
     *,
     boost: set[int] | None = None,
+    prior: float = 0.5,
 ) -> list[tuple[int, float]]:
     """Confidence-weighted fusion of z-normalised dense and BM25 scores.
 
     Each list's scores are z-normalised over its own candidates; the dense weight is
-    ``zd² / (zd² + zl²)``, where z is how far each list's best score stands out from the
-    rest. A rare name that BM25 pins to one paragraph dominates; a paraphrase that only the
-    embeddings recognise dominates when BM25's scores are flat. Measured against RRF and
+    ``π·zd² / (π·zd² + (1-π)·zl²)``, where z is how far each list's best score stands out
+    from the rest and π is the index's ``dense_prior``. A rare name that BM25 pins to one
+    paragraph dominates; a paraphrase that only the embeddings recognise dominates when
+    BM25's scores are flat. Measured against RRF and
     fixed weights in docs/evaluation.md. Passages in ``boost`` (a cable the question
     names by ID) go first.
     """
     z_dense, z_lex = _zscores(dense), _zscores(lexical_hits)
-    conf_dense = max(_top_z(dense), 1e-6) ** CONFIDENCE_POWER
-    conf_lex = max(_top_z(lexical_hits), 1e-6) ** CONFIDENCE_POWER
+    conf_dense = prior * max(_top_z(dense), 1e-6) ** CONFIDENCE_POWER
+    conf_lex = (1.0 - prior) * max(_top_z(lexical_hits), 1e-6) ** CONFIDENCE_POWER
     alpha = conf_dense / (conf_dense + conf_lex)
     floor_dense = min(z_dense.values(), default=0.0)
     floor_lex = min(z_lex.values(), default=0.0)

@@ -541,6 +541,19 @@ def passage_rows(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int
     return rows
 
 
+def passage_leads(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """``id -> (heading, first characters of the search text)``, what ranking rules read."""
+    out: dict[int, tuple[str, str]] = {}
+    for chunk in _chunks(passage_ids, 500):
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(
+            f"SELECT id, heading, substr(search_text, 1, 80) FROM passages WHERE id IN ({marks})",
+            chunk,
+        ):
+            out[row[0]] = (row[1], row[2])
+    return out
+
+
 # -- filters ----------------------------------------------------------------------------
 
 

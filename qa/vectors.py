@@ -189,6 +189,25 @@ def search(
     return scores[0][keep], ids[0][keep]
 
 
+def concentration(index: Any, chunk: int = 65536) -> float:
+    """Squared norm of the mean stored vector: the mean cosine between two random vectors.
+
+    Near 0 when the model spreads the corpus over many directions (web pages, encyclopedia
+    entries: the model is at home and its ranking can be trusted on its own); high when
+    every passage sits in one narrow cone (0.2 for the cables: one register, one topic),
+    where the embeddings tell paragraphs apart poorly and exact words matter more. Fusion
+    uses it as a per-index prior (``qa.retrieve.dense_prior``).
+    """
+    if index.ntotal == 0:
+        return 0.0
+    _, data = _flat_parts(index)
+    total = np.zeros(index.d, dtype=np.float64)
+    for start in range(0, index.ntotal, chunk):
+        total += data[start : start + chunk].sum(axis=0, dtype=np.float64)
+    mean = total / index.ntotal
+    return float(mean @ mean)
+
+
 def all_window_ids(passage_ids: np.ndarray) -> np.ndarray:
     """Every vector id a set of passages may own (for filtered search)."""
     base = passage_ids.astype(np.int64)[:, None] * WINDOWS

@@ -47,6 +47,20 @@ def clean(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+_SUMMARY = re.compile(r"\bsummary\b", re.IGNORECASE)
+SUMMARY_LEAD_CHARS = 40  # "Summary" this close to a paragraph's start labels it one
+
+
+def is_summary(heading: str, search_text: str) -> bool:
+    """A paragraph that presents itself as the summary of its cable (905 of 1,268 ¶1s).
+
+    A summary restates the cable's other paragraphs in brief, so it matches almost any
+    question about the cable; the paragraph it summarises holds the detail (who said
+    what, the figures) that a citation should point to. Hybrid ranking lets it defer.
+    """
+    return bool(_SUMMARY.search(heading) or _SUMMARY.search(search_text[:SUMMARY_LEAD_CHARS]))
+
+
 def context_of(doc: Document, passage: Passage) -> str:
     """Lexical context field: subject/title, tags, the section heading and the cable ID."""
     parts = [doc.title, passage.heading, " ".join(doc.tags), doc.doc_id, doc.origin]

@@ -9,7 +9,7 @@ import pytest
 from qa.factory import build_index, open_searcher
 from qa.lexical import match_expression
 from qa.models import Filters
-from qa.retrieve import Searcher, fuse
+from qa.retrieve import Searcher, dense_prior, fuse
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,19 @@ def test_fuse_trusts_the_list_whose_top_stands_out() -> None:
 def test_fuse_puts_named_cable_first() -> None:
     fused = fuse([(1, 0.9), (2, 0.8), (4, 0.1)], [(1, 9.0), (3, 4.0)], boost={4})
     assert fused[0][0] == 4
+
+
+def test_dense_prior_follows_the_index_concentration() -> None:
+    assert dense_prior("0.2") == pytest.approx(0.5)  # the cables: even
+    assert dense_prior("0.027") > 0.97  # web passages: the embeddings lead
+    assert dense_prior("") == 0.5  # not recorded yet
+    # With a dense-leaning prior, a BM25 peak no longer outweighs a clear dense winner.
+    dense = [(3, 0.53)] + [(pid, 0.5 - pid * 0.001) for pid in range(20, 40)]
+    lexical = [(7, 30.0)] + [(pid, 5.0 - pid * 0.01) for pid in range(20, 40)]
+    assert fuse(dense, lexical, prior=0.5)[0][0] == 7
+    assert fuse(dense, lexical, prior=dense_prior("0.027"))[0][0] == 3
+
+
+def test_index_records_its_concentration(cables: Searcher) -> None:
+    value = float(cables._manifest["concentration"])
+    assert 0.1 < value < 0.5  # cables sit in a narrow cone (all 1,295: 0.2)
