@@ -80,6 +80,15 @@ def with_doc_prior(fused: Ranked, doc_of: dict[int, str], gamma: float) -> Ranke
     return sorted(out, key=lambda x: -x[1])
 
 
+SUMMARIES: set[int] = set()  # passage ids that present themselves as summaries
+
+
+def summaries_defer(fused: Ranked, delta: float, window: int = 50) -> Ranked:
+    """What ``Searcher._summaries_defer`` does, with the penalty as a parameter."""
+    head = [(pid, s - delta if pid in SUMMARIES else s) for pid, s in fused[:window]]
+    return sorted(head, key=lambda x: -x[1]) + fused[window:]
+
+
 def variants(doc_of: dict[int, str]) -> dict[str, Callable[[Ranked, Ranked], Ranked]]:
     out: dict[str, Callable[[Ranked, Ranked], Ranked]] = {
         "dense": lambda d, lx: d,
@@ -92,10 +101,14 @@ def variants(doc_of: dict[int, str]) -> dict[str, Callable[[Ranked, Ranked], Ran
         for alpha in (0.3, 0.5, 0.6, 0.7, 0.8):
             out[f"{how} a={alpha}"] = lambda d, lx, a=alpha, h=how: convex(d, lx, a, h)
     for power in (1.0, 2.0):
-        for prior in (0.5, 0.6):
+        for prior in (0.5, 0.6, 0.9, 0.98, 0.9995):
             out[f"zconf p={power} prior={prior}"] = lambda d, lx, p=power, pr=prior: zconf(
                 d, lx, p, pr
             )
+    for delta in (0.5, 1.0, 1.5, 2.0, 3.0):
+        out[f"zconf p=2 + summaries -{delta}"] = lambda d, lx, dl=delta: summaries_defer(
+            zconf(d, lx, 2.0, 0.5), dl
+        )
     for gamma in ():
         out[f"rrf60 + doc g={gamma}"] = lambda d, lx, g=gamma: with_doc_prior(
             rrf([d, lx], (1.0, 1.0), 60), doc_of, g
@@ -148,8 +161,11 @@ def main() -> None:
     pids = {pid for d, lx in lists.values() for pid, _ in d + lx}
     rows = searcher_rows = {}
     doc_of: dict[int, str] = {}
-    from qa.store import passage_rows
+    from qa.store import passage_leads, passage_rows
+    from qa.views import is_summary
 
+    leads = passage_leads(searcher._db, sorted(pids))
+    SUMMARIES.update(pid for pid, lead in leads.items() if is_summary(*lead))
     for pid, row in passage_rows(searcher._db, sorted(pids)).items():
         para = row["paragraph"] if row["paragraph"] is not None else row["label"]
         rows[pid] = row["doc_id"] if evalset.unit == "document" else f"{row['doc_id']}#{para}"
