@@ -451,7 +451,12 @@ def _update(
     current, damage = None, ""
     # An index written before the manifest held the concentration gets it now, once.
     must_commit = bool(
-        parsed or removed or rebuild or not generation or "concentration" not in manifest
+        parsed
+        or removed
+        or rebuild
+        or not generation
+        or "concentration" not in manifest
+        or "lexicon_passages" not in manifest
     )
     # A no-op run trusts a vector file whose stat is as committed (any write changes it);
     # otherwise the file is read and checked, to be repaired if need be.
@@ -637,6 +642,9 @@ def _commit_generation(
         size = vectors.write_atomic(index, new_file, before_rename=lambda: checkpoint("vector_tmp"))
         side = vectors.write_ann(index, new_file, previous=vectors_path(index_dir, generation))
         checkpoint("vectors")
+        lexicon_passages = manifest.get("lexicon_passages", "")
+        if store.lexicon_stale(store.counts(db)[1], manifest):
+            lexicon_passages = str(store.refresh_lexicon(db))
         store.write_manifest(
             db,
             {
@@ -653,6 +661,7 @@ def _commit_generation(
                 "vector_stat": file_stat(new_file.stat()),
                 "ann_bytes": str(side.stat().st_size) if side else "",
                 "concentration": f"{vectors.concentration(index):.6f}",
+                "lexicon_passages": lexicon_passages,
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )

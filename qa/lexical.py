@@ -11,7 +11,7 @@ import re
 import sqlite3
 
 from qa.models import Filters
-from qa.store import filter_sql
+from qa.store import filter_sql, lexicon_frequencies
 
 # Weights of the FTS columns (search_text, context) in bm25(); context holds the subject,
 # tags, section heading and cable ID, useful but not the paragraph's own words.
@@ -51,27 +51,19 @@ def _or_expression(tokens: list[str]) -> str | None:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
 
 
-# FTS5 scores every row that matches any OR-ed token, so a question's cost is the summed
-# document frequency of its tokens: ~10k rows at 13.5k passages, millions at 1M. Above this
-# many postings, candidates come from the rarest tokens alone (the ones that carry the
-# ranking: a token in 5% of passages weighs ~3 against ~9 for a name) and are then rescored
-# with the full question, so the scores stay true BM25 over every token. Below it the
-# search is exact. Measured in docs/benchmarks.md.
-POSTING_BUDGET = 60_000
-RESCORE_DEPTH = 300  # candidates of the pruned query that the full question rescores
-
-_VOCAB = "temp.pilcrow_vocab"
+# FTS5 scores every row that matches any OR-ed token (a few microseconds a row, and it
+# cannot rescore a chosen few rows more cheaply: it walks the postings either way), so a
+# question's cost is the summed document frequency of its tokens: ~10k rows at 13.5k
+# passages, millions at 1M. Above this many postings only the rarest tokens are searched,
+# the ones that carry the ranking (a token in 5% of passages weighs ~3 against ~9 for a
+# name); below it BM25 is exact. The budget is chosen in docs/benchmarks.md (cost) and
+# docs/evaluation.md (no loss on the cables at 20,000).
+POSTING_BUDGET = 20_000
 
 
 def document_frequencies(db: sqlite3.Connection, tokens: list[str]) -> dict[str, int]:
-    """How many passages hold each token (FTS5's own vocabulary, no extra index)."""
-    db.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS {_VOCAB} USING fts5vocab(main, 'passages_fts', 'row')"
-    )
-    marks = ",".join("?" * len(tokens))
-    rows = db.execute(f"SELECT term, doc FROM {_VOCAB} WHERE term IN ({marks})", tokens)
-    found = {term: int(doc) for term, doc in rows.fetchall()}
-    return {t: found.get(t, 0) for t in tokens}
+    """How many passages hold each token: the lexicon snapshot the indexer keeps."""
+    return lexicon_frequencies(db, tokens)
 
 
 def candidate_tokens(frequencies: dict[str, int], budget: int | None = None) -> list[str]:
@@ -101,18 +93,9 @@ def search(
     tokens = query_tokens(text)
     if not tokens:
         return []
-    frequencies = document_frequencies(db, tokens)
-    candidates = candidate_tokens(frequencies)
-    full = _or_expression(tokens)
-    assert full is not None
-    filters = filters or Filters()
-    if len(candidates) == len(tokens):
-        rows = _ranked(db, full, k + _TIE_SLACK, filters)
-    else:
-        pruned = _or_expression(candidates)
-        assert pruned is not None
-        ids = [pid for pid, _ in _ranked(db, pruned, max(RESCORE_DEPTH, k), filters)]
-        rows = _rescored(db, full, ids)
+    expression = _or_expression(candidate_tokens(document_frequencies(db, tokens)))
+    assert expression is not None
+    rows = _ranked(db, expression, k + _TIE_SLACK, filters or Filters())
     return _break_ties(db, rows)[:k]
 
 
@@ -138,19 +121,6 @@ def _ranked(
             [expression, *params, limit],
         ).fetchall()
     return [(row[0], -float(row[1])) for row in rows]
-
-
-def _rescored(db: sqlite3.Connection, expression: str, ids: list[int]) -> list[tuple[int, float]]:
-    """BM25 of the full question for the given rows only (FTS5 seeks each rowid)."""
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    rows = db.execute(
-        f"SELECT rowid, bm25(passages_fts, {_WEIGHTS}) FROM passages_fts"
-        f" WHERE passages_fts MATCH ? AND rowid IN ({marks})",
-        [expression, *ids],
-    ).fetchall()
-    return sorted(((row[0], -float(row[1])) for row in rows), key=lambda r: -r[1])
 
 
 def _break_ties(db: sqlite3.Connection, rows: list[tuple[int, float]]) -> list[tuple[int, float]]:

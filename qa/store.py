@@ -100,7 +100,13 @@ def _m2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE documents ADD COLUMN file_stat TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS = [_m1, _m2]
+def _m3(db: sqlite3.Connection) -> None:
+    # Document frequency per FTS term, a snapshot of fts5vocab: asking fts5vocab reads the
+    # term's whole posting list (6 ms a term at a million passages), this is one seek.
+    db.execute("CREATE TABLE lexicon (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
+
+
+MIGRATIONS = [_m1, _m2, _m3]
 """Numbered schema migrations; migration i brings ``user_version`` from i to i+1."""
 
 
@@ -552,6 +558,43 @@ def passage_leads(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[in
         ):
             out[row[0]] = (row[1], row[2])
     return out
+
+
+# -- lexicon (document frequencies for BM25 query planning) -------------------------------
+
+LEXICON_DRIFT = 0.05  # refresh the snapshot when the passage count moved by more than this
+
+
+def lexicon_stale(passages: int, manifest: dict[str, str]) -> bool:
+    taken = manifest.get("lexicon_passages", "")
+    if not taken.isdigit():
+        return True
+    return abs(passages - int(taken)) > LEXICON_DRIFT * max(int(taken), 1)
+
+
+def refresh_lexicon(db: sqlite3.Connection) -> int:
+    """Replace the lexicon with FTS5's own counts (one pass over the FTS index).
+
+    Call inside the transaction that commits a generation; returns the passage count it
+    describes, which the manifest records (``lexicon_passages``).
+    """
+    db.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_rows"
+        " USING fts5vocab(main, 'passages_fts', 'row')"
+    )
+    db.execute("DELETE FROM lexicon")
+    db.execute("INSERT INTO lexicon(term, df) SELECT term, doc FROM temp.fts_rows")
+    return int(db.execute("SELECT count(*) FROM passages").fetchone()[0])
+
+
+def lexicon_frequencies(db: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
+    """Snapshot document frequencies; a term unknown to the snapshot counts 0."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(list(terms), 500):
+        marks = ",".join("?" * len(chunk))
+        for term, df in db.execute(f"SELECT term, df FROM lexicon WHERE term IN ({marks})", chunk):
+            found[term] = int(df)
+    return {t: found.get(t, 0) for t in terms}
 
 
 # -- filters ----------------------------------------------------------------------------

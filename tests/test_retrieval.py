@@ -97,3 +97,25 @@ def test_dense_prior_follows_the_index_concentration() -> None:
 def test_index_records_its_concentration(cables: Searcher) -> None:
     value = float(cables._manifest["concentration"])
     assert 0.1 < value < 0.5  # cables sit in a narrow cone (all 1,295: 0.2)
+
+
+def test_bm25_keeps_the_rarest_tokens_within_the_posting_budget() -> None:
+    from qa.lexical import candidate_tokens
+
+    frequencies = {"olmert": 3, "police": 400, "said": 9000, "café": 0, "israel": 1200}
+    assert candidate_tokens(frequencies, budget=2000) == ["café", "olmert", "police", "israel"]
+    assert candidate_tokens(frequencies, budget=100) == ["café", "olmert"]
+    assert candidate_tokens({"said": 9000}, budget=10) == ["said"]  # never nothing
+
+
+def test_pruned_bm25_still_finds_the_named_paragraph(cables: Searcher, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from qa import lexical
+
+    frequencies = lexical.document_frequencies(cables._db, ["olmert", "police", "the"])
+    assert frequencies["olmert"] > 0 and frequencies["the"] > frequencies["olmert"]
+    question = "Olmert promised 1,000 more police officers"
+    assert cables.search(question, k=1, mode="lexical")[0].citation == "09TELAVIV1098 ¶4"
+    monkeypatch.setattr(lexical, "POSTING_BUDGET", frequencies["olmert"])  # only the name
+    hits = cables.search(question, k=5, mode="lexical")
+    assert hits and all("Olmert" in h.text for h in hits)
+    assert "09TELAVIV1098 ¶4" in {h.citation for h in hits}
