@@ -26,7 +26,7 @@ STOPWORDS = frozenset(
     other our ours ourselves out over own same she should so some such than that the their
     theirs them themselves then there these they this those through to too under until up
     very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves did say said tell told according
+    yours yourself yourselves did say said tell told according s t d ll m re ve
     """.split()  # noqa: SIM905 - a word list reads best as prose
 )
 
