@@ -206,7 +206,10 @@ class FileSource:
                 )
             self._data = self.path.read_bytes()
             # Taken before the read: if the file changes meanwhile, the next run rehashes.
-            self.stat = file_stat(info)
+            # A file modified in the last RACY_SECONDS may change again within the same
+            # timestamp tick without its stat changing ("racily clean" in git): not kept.
+            racy = time.time_ns() - info.st_mtime_ns < RACY_SECONDS * 1_000_000_000
+            self.stat = "" if racy else file_stat(info)
         except OSError as exc:
             raise IngestError(f"{self.key}: cannot read ({self._reason(exc)})") from exc
         return hashlib.blake2b(self._data, digest_size=16).hexdigest()
@@ -225,6 +228,16 @@ class FileSource:
             return parse_file(self.path, root=self.root, data=self._data)
         finally:
             self._data = None
+
+
+RACY_SECONDS = 2
+
+
+def _readable(source: Source) -> bool:
+    """Still readable by us (a file indexed by another user may not be): else read it, to
+    report it."""
+    path = getattr(source, "path", None)
+    return path is None or os.access(path, os.R_OK)
 
 
 def file_stat(info: os.stat_result) -> str:
@@ -412,8 +425,8 @@ def _update(
     restat: dict[int, str] = {}  # row id -> new stat of files whose bytes did not change
     for key, src in sources.items():
         old = existing.get(key)
-        if old and old[3] and not reparse and stat_key(src) == old[3]:
-            summary.unchanged += 1  # not even read: same size, mtime and inode
+        if old and old[3] and not reparse and stat_key(src) == old[3] and _readable(src):
+            summary.unchanged += 1  # not even read: same size, mtimes and inode
             continue
         try:
             summary.files_read += 1
@@ -625,6 +638,7 @@ def _commit_generation(
     generation = int(manifest.get("generation", "0"))
     new_generation = generation + 1
     new_file = vectors_path(index_dir, new_generation)
+    dropped_passages = 0
     with store.transaction(db):
         if rebuild:
             db.execute("DELETE FROM passages")
@@ -633,6 +647,7 @@ def _commit_generation(
         else:
             index = current if current is not None else _vectors_from_cache(db, model, dim)
             dropped = np.array(store.passage_ids_of(db, drop_documents), dtype=np.int64)
+            dropped_passages = len(dropped)
             vectors.remove(index, vectors.all_window_ids(dropped))
             store.delete_documents(db, drop_documents)
         for item in parsed:
@@ -643,8 +658,10 @@ def _commit_generation(
         side = vectors.write_ann(index, new_file, previous=vectors_path(index_dir, generation))
         checkpoint("vectors")
         lexicon_passages = manifest.get("lexicon_passages", "")
-        if store.lexicon_stale(store.counts(db)[1], manifest):
-            lexicon_passages = str(store.refresh_lexicon(db))
+        churn = int(manifest.get("lexicon_churn", "0") or 0) + dropped_passages
+        churn += sum(len(item.rows) for item in parsed)
+        if rebuild or store.lexicon_stale(store.counts(db)[1], churn, manifest):
+            lexicon_passages, churn = str(store.refresh_lexicon(db)), 0
         store.write_manifest(
             db,
             {
@@ -662,6 +679,7 @@ def _commit_generation(
                 "ann_bytes": str(side.stat().st_size) if side else "",
                 "concentration": f"{vectors.concentration(index):.6f}",
                 "lexicon_passages": lexicon_passages,
+                "lexicon_churn": str(churn),
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )

@@ -93,9 +93,14 @@ def search(
     tokens = query_tokens(text)
     if not tokens:
         return []
-    expression = _or_expression(candidate_tokens(document_frequencies(db, tokens)))
+    filters = filters or Filters()
+    # A filter narrows the rows, not the postings, and the rare tokens of the whole index
+    # may be absent from the filtered few: filtered questions search every token.
+    if filters.is_empty():
+        tokens = candidate_tokens(document_frequencies(db, tokens))
+    expression = _or_expression(tokens)
     assert expression is not None
-    rows = _ranked(db, expression, k + _TIE_SLACK, filters or Filters())
+    rows = _ranked(db, expression, k + _TIE_SLACK, filters)
     return _break_ties(db, rows)[:k]
 
 

@@ -10,6 +10,7 @@ the vectors if another process has committed a new generation, so long-lived rea
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -23,7 +24,7 @@ import numpy as np
 
 from qa import lexical, store, vectors
 from qa.embed import Embedder
-from qa.errors import IndexDamagedError, ModelError, NoIndexError, UsageError
+from qa.errors import IndexDamagedError, ModelError, NoIndexError, QAError, UsageError
 from qa.highlight import best_sentences
 from qa.locations import db_path, vectors_path
 from qa.models import Filters, Hit
@@ -153,16 +154,21 @@ class Searcher:
     def _read_vectors(self, path: Path, manifest: dict[str, str]) -> Any:
         """The approximate sidecar above ``vectors.ANN_MIN_VECTORS`` if sound, else exact."""
         dim = int(manifest["dim"])
-        if not vectors.ann_path(path).exists():
+        count, ann_bytes = manifest.get("vector_count", ""), manifest.get("ann_bytes", "")
+        recorded_none = "ann_bytes" in manifest and not ann_bytes  # a leftover of a crash
+        if recorded_none or not vectors.ann_path(path).exists():
             return vectors.read(path, dim)
-        sample = store.sample_view_hashes(self._db, ANN_CHECK_SAMPLE)
-        cache = store.get_embeddings(
-            self._db, manifest.get("model", ""), [hs[0] for _, hs in sample if hs], dim
-        )
+        try:
+            sample = store.sample_view_hashes(self._db, ANN_CHECK_SAMPLE)
+            cache = store.get_embeddings(
+                self._db, manifest.get("model", ""), [hs[0] for _, hs in sample if hs], dim
+            )
+        except (QAError, ValueError) as exc:  # any doubt about the sidecar: exact search
+            log.warning("cannot check %s (%s); searching exactly", vectors.ann_path(path), exc)
+            return vectors.read(path, dim)
         samples = [
             (vectors.vector_id(pid, 0), cache[hs[0]]) for pid, hs in sample if hs and hs[0] in cache
         ]
-        count, ann_bytes = manifest.get("vector_count", ""), manifest.get("ann_bytes", "")
         return vectors.read_for_search(
             path,
             dim,
@@ -268,8 +274,7 @@ class Searcher:
             (pid, score - SUMMARY_PENALTY if is_summary(*leads.get(pid, ("", ""))) else score)
             for pid, score in head
         ]
-        adjusted.sort(key=lambda item: item[1], reverse=True)
-        return adjusted + fused[SUMMARY_WINDOW:]
+        return sorted(adjusted + fused[SUMMARY_WINDOW:], key=lambda item: item[1], reverse=True)
 
     def _dense(self, query_vector: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
         allowed = None
@@ -338,9 +343,9 @@ def dense_prior(concentration: str | float) -> float:
         c = float(concentration)
     except (TypeError, ValueError):
         return 0.5
-    if not c > 0:
-        return 1.0
-    odds = (CONCENTRATION_EVEN / c) ** PRIOR_STEEPNESS
+    if not math.isfinite(c) or c <= 0:
+        return 0.5
+    odds = (CONCENTRATION_EVEN / min(max(c, 1e-3), 1.0)) ** PRIOR_STEEPNESS
     return odds / (1.0 + odds)
 
 

@@ -294,12 +294,13 @@ def _check_identity(db: sqlite3.Connection, path: Path, readonly: bool) -> None:
 
 
 def _migrate(db: sqlite3.Connection, version: int) -> None:
-    for number in range(version, len(MIGRATIONS)):
-        with transaction(db):
+    """All pending migrations in one transaction: a reader sees the old schema or the new."""
+    with transaction(db):
+        for number in range(version, len(MIGRATIONS)):
             MIGRATIONS[number](db)
-            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            db.execute(f"PRAGMA user_version = {number + 1}")
-        log.info("migrated index schema to version %d", number + 1)
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    log.info("migrated index schema from version %d to %d", version, len(MIGRATIONS))
 
 
 @contextmanager
@@ -565,11 +566,14 @@ def passage_leads(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[in
 LEXICON_DRIFT = 0.05  # refresh the snapshot when the passage count moved by more than this
 
 
-def lexicon_stale(passages: int, manifest: dict[str, str]) -> bool:
+def lexicon_stale(passages: int, churn: int, manifest: dict[str, str]) -> bool:
+    """True when the snapshot may be off: never taken, or the passage count moved, or
+    ``churn`` passages were inserted and deleted since, by more than LEXICON_DRIFT."""
     taken = manifest.get("lexicon_passages", "")
     if not taken.isdigit():
         return True
-    return abs(passages - int(taken)) > LEXICON_DRIFT * max(int(taken), 1)
+    limit = LEXICON_DRIFT * max(int(taken), 1)
+    return abs(passages - int(taken)) > limit or churn > limit
 
 
 def refresh_lexicon(db: sqlite3.Connection) -> int:

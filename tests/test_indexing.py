@@ -127,8 +127,12 @@ def test_noop_reindex_reads_no_file_whose_stat_is_unchanged(
     cables_corpus: Path, fresh_copy, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     import os
+    import time
 
     corpus = fresh_copy(cables_corpus, "corpus")
+    hour_ago = time.time_ns() - 3600 * 10**9  # not "racily clean": see FileSource.digest
+    for path in corpus.iterdir():
+        os.utime(path, ns=(hour_ago, hour_ago))
     index = tmp_path / "index"
     assert build_index(corpus, index).files_read == 11
     noop = build_index(corpus, index)
@@ -168,3 +172,19 @@ def test_noop_reindex_still_repairs_a_rewritten_vector_file(seed_index: Path, fr
     assert open_searcher(index).search("Proton rocket damages", k=1)[0].citation == (
         "07MOSCOW5292 ¶3"
     )
+
+
+def test_a_file_modified_just_now_is_hashed_again(seed_index: Path, fresh_copy, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Git's "racily clean" rule: a same-size rewrite within one timestamp tick would keep
+    the stat, so a file modified in the last seconds is not trusted by its stat."""
+    import shutil
+
+    from tests.conftest import SEEDS
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    for path in corpus.iterdir():
+        path.touch()  # mtime: now
+    index = tmp_path / "index"
+    build_index(corpus, index)
+    assert build_index(corpus, index).files_read == 2

@@ -119,3 +119,18 @@ def test_pruned_bm25_still_finds_the_named_paragraph(cables: Searcher, monkeypat
     hits = cables.search(question, k=5, mode="lexical")
     assert hits and all("Olmert" in h.text for h in hits)
     assert "09TELAVIV1098 ¶4" in {h.citation for h in hits}
+
+
+def test_filtered_bm25_searches_every_token(cables: Searcher, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from qa import lexical
+
+    # Budget down to one posting: unfiltered, only the rarest token (absent from the cable
+    # below) would be searched; with the filter every token is, so the cable still answers.
+    monkeypatch.setattr(lexical, "POSTING_BUDGET", 1)
+    hits = cables.search(
+        "Proton rocket Kazcosmos damages",
+        k=3,
+        mode="lexical",
+        filters=Filters(doc_id="07MOSCOW5292"),
+    )
+    assert hits and hits[0].citation == "07MOSCOW5292 ¶3"
