@@ -362,9 +362,8 @@ def fuse(
     ``π·zd² / (π·zd² + (1-π)·zl²)``, where z is how far each list's best score stands out
     from the rest and π is the index's ``dense_prior``. A rare name that BM25 pins to one
     paragraph dominates; a paraphrase that only the embeddings recognise dominates when
-    BM25's scores are flat. Measured against RRF and
-    fixed weights in docs/evaluation.md. Passages in ``boost`` (a cable the question
-    names by ID) go first.
+    BM25's scores are flat. Measured against RRF and fixed weights in docs/evaluation.md.
+    Passages in ``boost`` (a cable the question names by ID) go first.
     """
     z_dense, z_lex = _zscores(dense), _zscores(lexical_hits)
     conf_dense = prior * max(_top_z(dense), 1e-6) ** CONFIDENCE_POWER

@@ -127,6 +127,13 @@ def test_filtered_bm25_searches_every_token(cables: Searcher, monkeypatch) -> No
     # Budget down to one posting: unfiltered, only the rarest token (absent from the cable
     # below) would be searched; with the filter every token is, so the cable still answers.
     monkeypatch.setattr(lexical, "POSTING_BUDGET", 1)
+    tokens = lexical.query_tokens("Proton rocket Kazcosmos damages")
+    frequencies = lexical.document_frequencies(cables._db, tokens)
+    for token in tokens:  # make the article-only name the rarest, as it could be at scale
+        if token != "kazcosmos":
+            frequencies[token] = max(frequencies[token], frequencies["kazcosmos"] + 1)
+    monkeypatch.setattr(lexical, "document_frequencies", lambda db, tokens: frequencies)
+    assert lexical.candidate_tokens(frequencies) == ["kazcosmos"]  # not in the cable below
     hits = cables.search(
         "Proton rocket Kazcosmos damages",
         k=3,
@@ -134,3 +141,23 @@ def test_filtered_bm25_searches_every_token(cables: Searcher, monkeypatch) -> No
         filters=Filters(doc_id="07MOSCOW5292"),
     )
     assert hits and hits[0].citation == "07MOSCOW5292 ¶3"
+
+
+def test_a_summary_paragraph_defers_to_the_detail(cables: Searcher) -> None:
+    from qa.views import is_summary
+
+    assert is_summary("", "(C) Summary: Israel's crime families are expanding")
+    assert is_summary("SUMMARY AND COMMENT", "Israel's crime families")
+    assert not is_summary("", "Olmert promised 1,000 more police officers to fight crime")
+    rows = cables._db.execute(
+        "SELECT p.id, p.heading, p.search_text FROM passages p JOIN documents d"
+        " ON d.id = p.document_id WHERE d.doc_id = '09TELAVIV1098' ORDER BY p.seq"
+    ).fetchall()
+    summary = next(r[0] for r in rows if is_summary(r[1], r[2]))
+    detail = next(r[0] for r in rows if not is_summary(r[1], r[2]))
+    # A summary ahead by less than the penalty drops behind; one far ahead stays first.
+    assert [pid for pid, _ in cables._summaries_defer([(summary, 5.0), (detail, 4.0)])] == [
+        detail,
+        summary,
+    ]
+    assert cables._summaries_defer([(summary, 9.0), (detail, 4.0)])[0] == (summary, 7.5)
