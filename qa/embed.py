@@ -27,7 +27,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -60,6 +60,9 @@ def onnx_cache_dir() -> Path:
     return Path(base) / "pilcrow" / "onnx"
 
 
+SpanSums = tuple[np.ndarray, np.ndarray]  # (sums, token counts), one row per range
+
+
 class Embedder(Protocol):
     """What indexing and search need from a model."""
 
@@ -79,6 +82,20 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int:
         """Word pieces the model would see (before its own truncation)."""
         ...
+
+
+@runtime_checkable
+class SpanEmbedder(Embedder, Protocol):
+    """A model that can also pool its token vectors over character ranges (late chunking)."""
+
+    def embed_spans(
+        self,
+        texts: Sequence[str],
+        ranges: Sequence[Sequence[tuple[int, int, int]]],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[SpanSums]]: ...
 
 
 def canonical_model_name(name: str) -> str:
@@ -217,7 +234,48 @@ class OnnxEmbedder:
                 progress(len(idx))
         return out
 
+    def embed_spans(
+        self,
+        texts: Sequence[str],
+        ranges: Sequence[Sequence[tuple[int, int, int]]],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[SpanSums]]:
+        """``embed(texts)`` plus, per text, its token vectors summed over each range.
+
+        ``ranges[i]`` holds ``(label, start, end)`` character ranges of ``texts[i]``; the
+        result for text ``i`` is ``(sums, counts)``, one row per range: the sum of the
+        hidden states of the tokens starting inside the range, and how many there were
+        (0 where truncation cut the range off). Same model pass as ``embed``.
+        """
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        pooled: list[SpanSums] = [
+            (np.zeros((len(r), self.dim), dtype=np.float32), np.zeros(len(r), dtype=np.int64))
+            for r in ranges
+        ]
+        if not texts:
+            return out, pooled
+        batch_size = min(batch_size, ONNX_MAX_BATCH)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
+        order = np.argsort(-lengths, kind="stable")
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            batch = [encodings[j] for j in idx]
+            hidden, mask = self._hidden(batch, int(lengths[idx].max()))
+            out[idx] = _mean_pool(hidden, mask)
+            for row, j in enumerate(idx):
+                if ranges[j]:
+                    _sum_ranges(hidden[row], batch[row].offsets, ranges[j], pooled[j])
+            if progress is not None:
+                progress(len(idx))
+        return out, pooled
+
     def _run(self, encodings: list[Any], width: int) -> np.ndarray:
+        return _mean_pool(*self._hidden(encodings, width))
+
+    def _hidden(self, encodings: list[Any], width: int) -> tuple[np.ndarray, np.ndarray]:
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
         for row, enc in enumerate(encodings):
@@ -226,14 +284,38 @@ class OnnxEmbedder:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feed)[0]
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return self._session.run(None, feed)[0], mask
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+
+def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _sum_ranges(
+    hidden: np.ndarray,
+    offsets: Sequence[tuple[int, int]],
+    ranges: Sequence[tuple[int, int, int]],
+    into: SpanSums,
+) -> None:
+    """Add the hidden states of the tokens starting in each range to ``into``."""
+    # Special tokens ([CLS], [SEP]) have empty offsets; word pieces start in order.
+    content = [i for i, (s, e) in enumerate(offsets) if e > s]
+    if not content:
+        return
+    token_rows = np.asarray(content)
+    token_starts = np.asarray([offsets[i][0] for i in content])
+    sums, counts = into
+    for r, (_, start, end) in enumerate(ranges):
+        a, b = np.searchsorted(token_starts, [start, end], side="left")
+        if b > a:
+            sums[r] += hidden[token_rows[a:b]].sum(axis=0)
+            counts[r] += b - a
 
 
 def _st_config(model_dir: Path) -> dict[str, Any]:

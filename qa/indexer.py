@@ -32,11 +32,13 @@ import numpy as np
 
 from qa import store, vectors
 from qa.check import vectors_differing
-from qa.embed import Embedder, canonical_model_name
+from qa.embed import Embedder, SpanEmbedder, canonical_model_name
 from qa.errors import IndexBusyError, IndexDamagedError, IngestError, QAError
 from qa.ingest import CHUNKER_VERSION, SUFFIXES, discover, parse_file
 from qa.locations import db_path, lock_path, vectors_path
 from qa.models import Document
+from qa.sentence_vectors import SentenceJob, embed_jobs, job_for
+from qa.sentences import SENTENCES_VERSION
 from qa.views import VIEWS_VERSION, clean, context_of, embed_views, text_hash
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,7 @@ class IndexSummary:
     files_read: int = 0  # files read and hashed; the rest were known unchanged by their stat
     passages: int = 0
     passages_embedded: int = 0
+    sentences_embedded: int = 0  # passages given sentence vectors (highlighting)
     seconds: float = 0.0
     documents: int = 0
     generation: int = 0
@@ -460,7 +463,10 @@ def _update(
     summary.removed = len(removed)
 
     texts = _view_texts(parsed)
-    dim = _embed_missing(db, model, texts, manifest, load_embedder, progress, summary, rebuild)
+    jobs = _sentence_jobs(db, parsed, manifest, model, [] if rebuild else replaced + removed)
+    dim = _embed_missing(
+        db, model, texts, jobs, manifest, load_embedder, progress, summary, rebuild
+    )
     current, damage = None, ""
     # An index written before the manifest held the concentration gets it now, once.
     must_commit = bool(
@@ -470,6 +476,7 @@ def _update(
         or not generation
         or "concentration" not in manifest
         or "lexicon_passages" not in manifest
+        or manifest.get("sentences") != sentences_flag(model)
     )
     # A no-op run trusts a vector file whose stat is as committed (any write changes it);
     # otherwise the file is read and checked, to be repaired if need be.
@@ -575,6 +582,7 @@ def _embed_missing(
     db,  # type: ignore[no-untyped-def]
     model: str,
     texts: dict[str, str],
+    jobs: list[SentenceJob],
     manifest: dict[str, str],
     load_embedder: Callable[[str], Embedder],
     progress: Progress,
@@ -583,16 +591,21 @@ def _embed_missing(
 ) -> int:
     """Embed view texts not yet cached for ``model``; returns the vector dimension.
 
+    Passages in ``jobs`` without stored sentence vectors get them from the same model
+    pass that embeds their views (late chunking); a model that cannot pool over token
+    ranges leaves them to query-time highlighting.
     An update trusts the manifest's dimension; a rebuild takes it from the cache (when
     all its vectors agree) or the model, so a damaged manifest cannot block a rebuild.
     """
     missing = sorted(set(texts) - store.cached_hashes(db, model, texts))
+    known = store.cached_sentence_keys(db, model, [j.key for j in jobs])
+    jobs = [j for j in jobs if j.key not in known]
     if rebuild or manifest.get("model") != model:
         dims = store.cached_dims(db, model)
         dim = dims[0] if len(dims) == 1 else 0
     else:
         dim = int(manifest.get("dim", "0"))
-    if not missing and dim:
+    if not missing and not jobs and dim:
         return dim
     embedder = load_embedder(model)
     if rebuild or not manifest.get("generation") or manifest.get("model") != model:
@@ -604,19 +617,86 @@ def _embed_missing(
             f"model {model} gives {embedder.dim}-d vectors but the index holds {dim}-d ones; "
             "rebuild with `qa index --rebuild`"
         )
-    if not missing:
+    if not isinstance(embedder, SpanEmbedder):
+        jobs = []
+    covered = {h for j in jobs for h in j.view_hashes}
+    plain = [h for h in missing if h not in covered]
+    if not plain and not jobs:
         return embedder.dim
-    progress.start(len(missing), "embedding")
+    progress.start(len(plain) + sum(len(j.views) for j in jobs), "embedding")
     batch = embed_batch_size()  # commit the cache every batch: a killed run keeps its work
-    for i in range(0, len(missing), batch):
-        hashes = missing[i : i + batch]
+    for group in _job_batches(jobs, batch):
+        views, sentences = embed_jobs(embedder, group, progress=progress.advance)  # type: ignore[arg-type]
+        with store.transaction(db):
+            store.put_embeddings(db, model, list(views), np.stack(list(views.values())))
+            store.put_sentence_vectors(db, model, sentences)
+        checkpoint("embedded")
+    for i in range(0, len(plain), batch):
+        hashes = plain[i : i + batch]
         vecs = embedder.embed([texts[h] for h in hashes], progress=progress.advance)
         with store.transaction(db):
             store.put_embeddings(db, model, hashes, vecs)
         checkpoint("embedded")
     progress.finish()
     summary.passages_embedded = len(missing)
+    summary.sentences_embedded = len(jobs)
     return embedder.dim
+
+
+def _job_batches(jobs: list[SentenceJob], views_per_batch: int) -> Iterator[list[SentenceJob]]:
+    """Consecutive groups of jobs holding about ``views_per_batch`` views each."""
+    group: list[SentenceJob] = []
+    size = 0
+    for job in jobs:
+        group.append(job)
+        size += len(job.views)
+        if size >= views_per_batch:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def sentences_flag(model: str) -> str:
+    """Manifest value saying every stored passage of ``model`` was given sentence vectors."""
+    return f"{SENTENCES_VERSION}:{model}"
+
+
+def _sentence_jobs(
+    db,  # type: ignore[no-untyped-def]
+    parsed: list[_Parsed],
+    manifest: dict[str, str],
+    model: str,
+    dropped_documents: list[int],
+) -> list[SentenceJob]:
+    """Passages that need sentence vectors: the new and changed ones, and once (after an
+    upgrade or a sentence-format change) every stored passage that stays."""
+    jobs = [
+        job
+        for item in parsed
+        for p, sp in zip(item.doc.passages, item.rows, strict=True)
+        if (
+            job := job_for(
+                p.text, sp.search_text, item.doc.title, p.heading, sp.text_hash, sp.view_hashes
+            )
+        )
+    ]
+    if manifest.get("generation") and manifest.get("sentences") != sentences_flag(model):
+        dropped = set(dropped_documents)
+        for row in store.sentence_sources(db):
+            if row["document_id"] in dropped:
+                continue
+            job = job_for(
+                row["text"],
+                row["search_text"],
+                row["title"],
+                row["heading"],
+                row["text_hash"],
+                row["view_hashes"].split(),
+            )
+            if job:
+                jobs.append(job)
+    return jobs
 
 
 def _commit_generation(
@@ -680,6 +760,7 @@ def _commit_generation(
                 "concentration": f"{vectors.concentration(index):.6f}",
                 "lexicon_passages": lexicon_passages,
                 "lexicon_churn": str(churn),
+                "sentences": sentences_flag(model),
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )

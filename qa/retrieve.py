@@ -25,9 +25,11 @@ import numpy as np
 from qa import lexical, store, vectors
 from qa.embed import Embedder
 from qa.errors import IndexDamagedError, ModelError, NoIndexError, QAError, UsageError
-from qa.highlight import best_sentences
+from qa.highlight import best_spans
 from qa.locations import db_path, vectors_path
 from qa.models import Filters, Hit
+from qa.sentences import sentence_key
+from qa.store import SentenceVectors
 from qa.views import is_summary
 
 log = logging.getLogger(__name__)
@@ -222,7 +224,9 @@ class Searcher:
             ranked = self._rank(question, dense, k, mode, filters)
             hits = self._hydrate(ranked[:k])
             if highlight and hits and query_vector is not None:
-                spans = best_sentences(self.warm(), query_vector, [h.text for h in hits])
+                texts = [h.text for h in hits]
+                stored = self._stored_sentences(hits)
+                spans = best_spans(self.warm(), query_vector, texts, stored)
                 hits = [_with_highlight(h, span) for h, span in zip(hits, spans, strict=True)]
             if query_vector is None:  # lexical search without a model: no evidence either way
                 return Answer(question, hits, float("nan"), bool(hits))
@@ -295,6 +299,15 @@ class Searcher:
             narrowed = Filters(**{**_filters_dict(filters), "doc_id": doc_id})
             found.update(store.filtered_passage_ids(self._db, narrowed).tolist())
         return found
+
+    def _stored_sentences(self, hits: list[Hit]) -> list[SentenceVectors | None]:
+        """The hits' stored sentence vectors (None for a passage that has none)."""
+        hashes = store.passage_hashes(self._db, [h.passage_id for h in hits])
+        keys = {pid: sentence_key(th, vh) for pid, (th, vh) in hashes.items()}
+        found = store.get_sentence_vectors(
+            self._db, self.model_name, list(keys.values()), int(self._manifest["dim"])
+        )
+        return [found.get(keys.get(h.passage_id, "")) for h in hits]
 
     def _hydrate(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         rows = store.passage_rows(self._db, [pid for pid, _ in ranked])

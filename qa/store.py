@@ -106,7 +106,23 @@ def _m3(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE lexicon (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
 
 
-MIGRATIONS = [_m1, _m2, _m3]
+def _m4(db: sqlite3.Connection) -> None:
+    # One vector per highlightable sentence of a passage (late chunking, qa/sentences.py),
+    # int8 with a float32 scale per sentence; keyed like the embedding cache so that a
+    # re-index reuses them for unchanged passages.
+    db.execute(
+        """CREATE TABLE sentence_vectors (
+            model TEXT NOT NULL,
+            key TEXT NOT NULL,
+            spans BLOB NOT NULL,
+            scales BLOB NOT NULL,
+            vectors BLOB NOT NULL,
+            PRIMARY KEY (model, key)
+        ) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS = [_m1, _m2, _m3, _m4]
 """Numbered schema migrations; migration i brings ``user_version`` from i to i+1."""
 
 
@@ -467,6 +483,14 @@ def all_view_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, list[str]]]:
         yield row[0], row[1].split()
 
 
+def sentence_sources(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
+    """What sentence vectors are computed from, for every stored passage."""
+    yield from db.execute(
+        "SELECT p.document_id, p.text, p.search_text, p.heading, d.title, p.text_hash,"
+        " p.view_hashes FROM passages p JOIN documents d ON d.id = p.document_id ORDER BY p.id"
+    )
+
+
 def sample_view_hashes(db: sqlite3.Connection, n: int) -> list[tuple[int, list[str]]]:
     """About ``n`` passages spread evenly over the id range (deterministic).
 
@@ -546,6 +570,20 @@ def passage_rows(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int
         ):
             rows[row["id"]] = row
     return rows
+
+
+def passage_hashes(
+    db: sqlite3.Connection, passage_ids: Sequence[int]
+) -> dict[int, tuple[str, list[str]]]:
+    """``id -> (text hash, view hashes)``: what a passage's sentence-vector key is made of."""
+    out: dict[int, tuple[str, list[str]]] = {}
+    for chunk in _chunks(passage_ids, 500):
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(
+            f"SELECT id, text_hash, view_hashes FROM passages WHERE id IN ({marks})", chunk
+        ):
+            out[row[0]] = (row[1], row[2].split())
+    return out
 
 
 def passage_leads(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
@@ -642,14 +680,19 @@ def filtered_passage_ids(db: sqlite3.Connection, filters: Filters) -> np.ndarray
 
 
 def cached_hashes(db: sqlite3.Connection, model: str, hashes: Iterable[str]) -> set[str]:
+    return _present(db, "SELECT text_hash FROM embeddings", model, hashes)
+
+
+def _present(db: sqlite3.Connection, select: str, model: str, keys: Iterable[str]) -> set[str]:
+    """Which ``keys`` a ``select ... FROM table`` of (model, key) rows holds for ``model``."""
+    column = select.split()[1]
     found: set[str] = set()
-    for chunk in _chunks(list(hashes), 500):
+    for chunk in _chunks(list(keys), 500):
         marks = ",".join("?" * len(chunk))
         found.update(
             row[0]
             for row in db.execute(
-                f"SELECT text_hash FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
-                [model, *chunk],
+                f"{select} WHERE model = ? AND {column} IN ({marks})", [model, *chunk]
             )
         )
     return found
@@ -708,6 +751,72 @@ def get_embeddings(
                     "rebuild with `qa index --rebuild`"
                 )
             out[row[0]] = vec
+    return out
+
+
+# -- sentence vectors (highlighting) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceVectors:
+    """The highlightable sentences of one passage: spans into its text, unit vectors."""
+
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray  # float32, one row per span
+
+
+def cached_sentence_keys(db: sqlite3.Connection, model: str, keys: Iterable[str]) -> set[str]:
+    return _present(db, "SELECT key FROM sentence_vectors", model, keys)
+
+
+def put_sentence_vectors(
+    db: sqlite3.Connection, model: str, items: Sequence[tuple[str, SentenceVectors]]
+) -> None:
+    """Store sentence vectors as int8 with a per-sentence scale (a quarter of float32)."""
+    rows = []
+    for key, item in items:
+        vectors = np.asarray(item.vectors, dtype=np.float32).reshape(len(item.spans), -1)
+        peak = np.abs(vectors).max(axis=1) if vectors.size else np.zeros(0, np.float32)
+        scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+        quantised = np.rint(vectors / scales[:, None]).clip(-127, 127).astype(np.int8)
+        rows.append(
+            (
+                model,
+                key,
+                np.asarray(item.spans, dtype=np.int32).reshape(-1).tobytes(),
+                scales.tobytes(),
+                quantised.tobytes(),
+            )
+        )
+    db.executemany(
+        "INSERT OR REPLACE INTO sentence_vectors(model, key, spans, scales, vectors)"
+        " VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def get_sentence_vectors(
+    db: sqlite3.Connection, model: str, keys: Sequence[str], dim: int
+) -> dict[str, SentenceVectors]:
+    """Stored sentence vectors by key; entries of the wrong shape are left out (not trusted)."""
+    out: dict[str, SentenceVectors] = {}
+    for chunk in _chunks(list(dict.fromkeys(keys)), 500):
+        marks = ",".join("?" * len(chunk))
+        for key, spans_blob, scales_blob, vectors_blob in db.execute(
+            "SELECT key, spans, scales, vectors FROM sentence_vectors"
+            f" WHERE model = ? AND key IN ({marks})",
+            [model, *chunk],
+        ):
+            spans = np.frombuffer(spans_blob, dtype=np.int32)
+            scales = np.frombuffer(scales_blob, dtype=np.float32)
+            quantised = np.frombuffer(vectors_blob, dtype=np.int8)
+            n = scales.size
+            if n == 0 or spans.size != 2 * n or quantised.size != n * dim:
+                log.debug("sentence vectors %s have the wrong shape; ignored", key)
+                continue
+            vectors = quantised.reshape(n, dim).astype(np.float32) * scales[:, None]
+            pairs = spans.reshape(n, 2).tolist()
+            out[key] = SentenceVectors([(int(a), int(b)) for a, b in pairs], vectors)
     return out
 
 

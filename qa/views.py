@@ -67,27 +67,42 @@ def context_of(doc: Document, passage: Passage) -> str:
     return _SPACE.sub(" ", " ".join(p for p in parts if p)).strip()
 
 
-def windows(words: list[str]) -> list[list[str]]:
-    """Overlapping word windows covering ``words`` (one window when it fits)."""
-    if len(words) <= WINDOW_WORDS:
-        return [words]
+def window_ranges(count: int) -> list[tuple[int, int]]:
+    """``(start, end)`` word ranges of the overlapping windows over ``count`` words."""
+    if count <= WINDOW_WORDS:
+        return [(0, count)]
     step = WINDOW_WORDS - WINDOW_OVERLAP
     out = []
-    for start in range(0, len(words), step):
-        out.append(words[start : start + WINDOW_WORDS])
-        if start + WINDOW_WORDS >= len(words):
+    for start in range(0, count, step):
+        out.append((start, min(start + WINDOW_WORDS, count)))
+        if start + WINDOW_WORDS >= count:
             break
     return out
 
 
+def view_prefix(title: str, heading: str) -> str:
+    """The subject (and section heading) every view of a passage starts with."""
+    prefix = title.strip()
+    if heading:
+        prefix = f"{prefix}. {heading.strip()}" if prefix else heading.strip()
+    return prefix
+
+
 def embed_views(doc: Document, passage: Passage, search_text: str) -> list[str]:
     """The texts embedded for one passage: subject as context, then a window of text."""
-    prefix = doc.title.strip()
-    if passage.heading:
-        prefix = f"{prefix}. {passage.heading.strip()}" if prefix else passage.heading.strip()
+    return views_of(doc.title, passage.heading, search_text)
+
+
+def views_of(title: str, heading: str, search_text: str) -> list[str]:
+    """``embed_views`` from stored fields.
+
+    Layout (sentences.py relies on it): ``"<prefix>: "`` then the window's words of
+    ``search_text.split()`` joined by single spaces; no prefix, no separator.
+    """
+    prefix = view_prefix(title, heading)
     words = search_text.split() or prefix.split()
     views = []
-    for window in windows(words):
-        body = " ".join(window)
+    for start, end in window_ranges(len(words)):
+        body = " ".join(words[start:end])
         views.append(f"{prefix}: {body}" if prefix else body)
     return views

@@ -117,7 +117,8 @@ def cached(index: Path) -> set[str]:
 
 
 def seed_cache(index: Path, source: Path, *, leave_out: set[str] | frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
-    """Copy ``source``'s embedding cache into ``index`` (created if need be), minus some.
+    """Copy ``source``'s embedding cache into ``index`` (created if need be), minus some
+    view embeddings (the sentence vectors are copied whole).
 
     This is exactly the state a run killed after embedding leaves behind, and it lets a
     trial skip the model when the point it kills at comes after embedding.
@@ -131,6 +132,7 @@ def seed_cache(index: Path, source: Path, *, leave_out: set[str] | frozenset[str
                 " WHERE text_hash NOT IN (SELECT value FROM json_each(?))",
                 (json.dumps(sorted(leave_out)),),
             )
+            db.execute("INSERT OR IGNORE INTO sentence_vectors SELECT * FROM src.sentence_vectors")
         db.execute("DETACH DATABASE src")
     finally:
         db.close()

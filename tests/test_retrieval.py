@@ -54,7 +54,7 @@ def test_cable_id_in_question_surfaces_that_cable(cables: Searcher) -> None:
 
 
 def test_highlight_is_a_sentence_of_the_passage(cables: Searcher) -> None:
-    hit = cables.search("How many judges receive police protection in Israel?", k=1)[0]
+    hit = cables.search("How many Israeli judges are under 24-hour police guard?", k=1)[0]
     assert hit.citation == "09TELAVIV1098 ¶19"
     assert hit.highlight is not None
     start, end = hit.highlight
