@@ -152,6 +152,26 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(how(args.passages, args.base, out)), flush=True)
 
 
+def copy_sentence_vectors(db, base: Path) -> int:  # type: ignore[no-untyped-def]
+    """Give the copies their originals' sentence vectors (highlighting reads them).
+
+    A copy keeps its original's text and view hashes, hence its sentence-vector key, so
+    the base's rows serve every copy; returns how many rows were copied.
+    """
+    from qa import store
+    from qa.locations import db_path
+
+    db.execute("ATTACH DATABASE ? AS base", (str(db_path(base)),))
+    try:
+        with store.transaction(db):
+            cur = db.execute(
+                "INSERT OR IGNORE INTO sentence_vectors SELECT * FROM base.sentence_vectors"
+            )
+    finally:
+        db.execute("DETACH DATABASE base")
+    return int(cur.rowcount)
+
+
 def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
     """The same synthetic index written straight through ``qa.store`` and ``qa.vectors``.
 
@@ -160,7 +180,8 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
     bulk-inserted (FTS5 kept in step by the schema's triggers, as always), the passage rows
     reuse the base's search text and views, the vectors are the stand-in's (computed for all
     windows at once) and the vector file and its sidecar are written as the indexer writes
-    them. No embedding cache is stored (searching never reads it).
+    them. No embedding cache is stored (searching never reads it); the base's sentence
+    vectors are copied (the copies share their keys) and the lexicon is taken.
     """
     from qa import store, vectors
     from qa.ingest import CHUNKER_VERSION
@@ -271,6 +292,8 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
     with store.transaction(db):
         db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
         db.execute(trigger)
+        lexicon_passages = store.refresh_lexicon(db)
+    copy_sentence_vectors(db, base)
     file = vectors_path(out, 1)
     size = vectors.write_atomic(flat, file)
     ann = vectors.write_ann(flat, file)
@@ -288,6 +311,9 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
                 "vectors": file.name,
                 "vector_count": str(flat.ntotal),
                 "vector_bytes": str(size or file.stat().st_size),
+                "concentration": f"{vectors.concentration(flat):.6f}",
+                "lexicon_passages": str(lexicon_passages),
+                "lexicon_churn": "0",
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
