@@ -114,7 +114,23 @@ def warm(index: Path, label: str, rounds: int, exact: bool) -> float:
     return median(times["embed"])
 
 
-def cold(index: Path, label: str, embed_ms: float, repeats: int, exact: bool) -> None:
+def st_reference(questions: list[str], rounds: int, label: str) -> float:
+    """p50 of sentence-transformers ``encode`` (torch) of one question: the issue's bare model."""
+    from qa.embed import load_torch_embedder
+    from qa.locations import model_name
+
+    model = load_torch_embedder(model_name())
+    for q in questions[:5]:
+        model.embed([q])
+    values = [_ms(lambda q=q: model.embed([q]))[1] for _ in range(rounds) for q in questions]
+    p50 = percentile(values, 50)
+    record("embed, sentence-transformers on torch (reference): p50", label, p50, "ms")
+    return p50
+
+
+def cold(
+    index: Path, label: str, embed_ms: float, repeats: int, exact: bool, st_ms: float | None
+) -> None:
     import sys
 
     qa = [sys.executable, "-m", "benchmarks.exact_hook"] if exact else [QA]
@@ -156,6 +172,14 @@ def cold(index: Path, label: str, embed_ms: float, repeats: int, exact: bool) ->
         "x",
         f"embed {embed_ms:.1f} ms (warm, this run); target <= 2",
     )
+    if st_ms:
+        record(
+            "  ratio to sentence-transformers encode of one question",
+            label,
+            marginal / st_ms,
+            "x",
+            f"encode {st_ms:.1f} ms (torch, warm, this run)",
+        )
     record("qa ask -: peak RSS, 41 questions", label, many.peak_mib, "MiB")
 
 
@@ -166,6 +190,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cold", type=int, default=3, help="cold `qa ask` runs (0 = skip)")
     parser.add_argument(
+        "--st-reference",
+        action="store_true",
+        help="also time sentence-transformers (torch) encoding a question, for the ratio",
+    )
+    parser.add_argument(
         "--exact",
         action="store_true",
         help="hide the approximate sidecar: exact search (benchmarks.exact_hook)",
@@ -175,8 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     header(f"queries on {args.index} ({label})")
     record("index size on disk", label, dir_mib(args.index), "MiB")
     embed_ms = warm(args.index, label, args.rounds, args.exact)
+    st_ms = st_reference(dev_questions(), args.rounds, label) if args.st_reference else None
     if args.cold:
-        cold(args.index, label, embed_ms, args.cold, args.exact)
+        cold(args.index, label, embed_ms, args.cold, args.exact, st_ms)
     save(f"query-{label}")
 
 

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  no base index at {base}; using {fallback}", flush=True)
         base = fallback
     if "query" in only:
-        step("bench_query", str(base), "--label", "cables", "--rounds", rounds)
+        step("bench_query", str(base), "--label", "cables", "--rounds", rounds, "--st-reference")
         step("bench_lexical", str(base), "--label", "cables")
     if "scale" in only:
         for size in sizes:
