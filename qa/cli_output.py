@@ -91,11 +91,13 @@ class RichProgress:
 def print_index_summary(summary: IndexSummary) -> None:
     if summary.rebuilt:
         stderr.print(f"note: {summary.rebuilt}")
+    sentences = summary.sentences_embedded
+    extra = f" (and sentence vectors for {sentences} passages)" if sentences else ""
     stderr.print(
         f"{summary.documents} documents, {summary.passages} passages "
         f"(added {summary.added}, changed {summary.changed}, removed {summary.removed}, "
         f"unchanged {summary.unchanged}, skipped {summary.skipped}); "
-        f"embedded {summary.passages_embedded} texts in {summary.seconds:.1f} s; "
+        f"embedded {summary.passages_embedded} texts{extra} in {summary.seconds:.1f} s; "
         f"generation {summary.generation}",
         soft_wrap=True,
     )

@@ -32,7 +32,7 @@ import numpy as np
 
 from qa import store, vectors
 from qa.check import vectors_differing
-from qa.embed import Embedder, SpanEmbedder, canonical_model_name
+from qa.embed import Embedder, SpanEmbedder, backend_name, canonical_model_name
 from qa.errors import IndexBusyError, IndexDamagedError, IngestError, QAError
 from qa.ingest import CHUNKER_VERSION, SUFFIXES, discover, parse_file
 from qa.locations import db_path, lock_path, vectors_path
@@ -463,10 +463,14 @@ def _update(
     summary.removed = len(removed)
 
     texts = _view_texts(parsed)
-    jobs = _sentence_jobs(db, parsed, manifest, model, [] if rebuild else replaced + removed)
-    dim = _embed_missing(
+    backfill = not rebuild and _backfill_due(manifest, model)
+    jobs = _sentence_jobs(db, parsed, replaced + removed, backfill)
+    dim, pooled = _embed_missing(
         db, model, texts, jobs, manifest, load_embedder, progress, summary, rebuild
     )
+    sentences = manifest.get("sentences", "")
+    if backfill or rebuild or not generation or not pooled:
+        sentences = sentences_flag(model, pooled=pooled)
     current, damage = None, ""
     # An index written before the manifest held the concentration gets it now, once.
     must_commit = bool(
@@ -476,7 +480,7 @@ def _update(
         or not generation
         or "concentration" not in manifest
         or "lexicon_passages" not in manifest
-        or manifest.get("sentences") != sentences_flag(model)
+        or manifest.get("sentences", "") != sentences
     )
     # A no-op run trusts a vector file whose stat is as committed (any write changes it);
     # otherwise the file is read and checked, to be repaired if need be.
@@ -498,6 +502,7 @@ def _update(
             replaced + removed,
             rebuild,
             current,
+            sentences,
         )
     if restat:
         with store.transaction(db):
@@ -588,47 +593,55 @@ def _embed_missing(
     progress: Progress,
     summary: IndexSummary,
     rebuild: bool,
-) -> int:
-    """Embed view texts not yet cached for ``model``; returns the vector dimension.
+) -> tuple[int, bool]:
+    """Embed view texts not yet cached for ``model``: ``(vector dimension, pooled)``.
 
     Passages in ``jobs`` without stored sentence vectors get them from the same model
     pass that embeds their views (late chunking); a model that cannot pool over token
-    ranges leaves them to query-time highlighting.
+    ranges leaves them to query-time highlighting, and ``pooled`` is then False.
     An update trusts the manifest's dimension; a rebuild takes it from the cache (when
     all its vectors agree) or the model, so a damaged manifest cannot block a rebuild.
     """
     missing = sorted(set(texts) - store.cached_hashes(db, model, texts))
-    known = store.cached_sentence_keys(db, model, [j.key for j in jobs])
-    jobs = [j for j in jobs if j.key not in known]
+    wanted = jobs
+    known = store.cached_sentence_keys(db, model, [j.key for j in wanted])
+    jobs = [j for j in wanted if j.key not in known]
     if rebuild or manifest.get("model") != model:
         dims = store.cached_dims(db, model)
         dim = dims[0] if len(dims) == 1 else 0
     else:
         dim = int(manifest.get("dim", "0"))
     if not missing and not jobs and dim:
-        return dim
+        return dim, True
     embedder = load_embedder(model)
     if rebuild or not manifest.get("generation") or manifest.get("model") != model:
         with store.transaction(db):  # vectors of another size under this model's name
             if store.drop_embeddings_not_of_dim(db, model, embedder.dim):
                 missing = sorted(set(texts) - store.cached_hashes(db, model, texts))
+            if store.drop_sentence_vectors_not_of_dim(db, model, embedder.dim):
+                known = store.cached_sentence_keys(db, model, [j.key for j in wanted])
+                jobs = [j for j in wanted if j.key not in known]
     elif embedder.dim != dim:
         raise IndexDamagedError(
             f"model {model} gives {embedder.dim}-d vectors but the index holds {dim}-d ones; "
             "rebuild with `qa index --rebuild`"
         )
+    pooled = isinstance(embedder, SpanEmbedder) or not jobs
     if not isinstance(embedder, SpanEmbedder):
         jobs = []
     covered = {h for j in jobs for h in j.view_hashes}
     plain = [h for h in missing if h not in covered]
     if not plain and not jobs:
-        return embedder.dim
+        return embedder.dim, pooled
+    missing_set = set(missing)
     progress.start(len(plain) + sum(len(j.views) for j in jobs), "embedding")
     batch = embed_batch_size()  # commit the cache every batch: a killed run keeps its work
     for group in _job_batches(jobs, batch):
         views, sentences = embed_jobs(embedder, group, progress=progress.advance)  # type: ignore[arg-type]
+        new_views = [h for h in views if h in missing_set]  # the rest are cached already
         with store.transaction(db):
-            store.put_embeddings(db, model, list(views), np.stack(list(views.values())))
+            if new_views:
+                store.put_embeddings(db, model, new_views, np.stack([views[h] for h in new_views]))
             store.put_sentence_vectors(db, model, sentences)
         checkpoint("embedded")
     for i in range(0, len(plain), batch):
@@ -640,7 +653,7 @@ def _embed_missing(
     progress.finish()
     summary.passages_embedded = len(missing)
     summary.sentences_embedded = len(jobs)
-    return embedder.dim
+    return embedder.dim, pooled
 
 
 def _job_batches(jobs: list[SentenceJob], views_per_batch: int) -> Iterator[list[SentenceJob]]:
@@ -657,31 +670,38 @@ def _job_batches(jobs: list[SentenceJob], views_per_batch: int) -> Iterator[list
         yield group
 
 
-def sentences_flag(model: str) -> str:
-    """Manifest value saying every stored passage of ``model`` was given sentence vectors."""
-    return f"{SENTENCES_VERSION}:{model}"
+def sentences_flag(model: str, *, pooled: bool = True) -> str:
+    """Manifest value: every stored passage of ``model`` was given sentence vectors, or
+    (``pooled=False``) the model could not pool them on this backend. The latter names
+    the backend, so that switching backend (torch to onnx) computes them once more."""
+    flag = f"{SENTENCES_VERSION}:{model}"
+    return flag if pooled else f"{flag}:none:{backend_name()}"
+
+
+def _backfill_due(manifest: dict[str, str], model: str) -> bool:
+    """True when stored passages may lack sentence vectors that this run could compute:
+    an index from before they existed, a new sentence format, or another backend."""
+    done = {sentences_flag(model), sentences_flag(model, pooled=False)}
+    return bool(manifest.get("generation")) and manifest.get("sentences", "") not in done
 
 
 def _sentence_jobs(
     db,  # type: ignore[no-untyped-def]
     parsed: list[_Parsed],
-    manifest: dict[str, str],
-    model: str,
     dropped_documents: list[int],
+    backfill: bool,
 ) -> list[SentenceJob]:
-    """Passages that need sentence vectors: the new and changed ones, and once (after an
-    upgrade or a sentence-format change) every stored passage that stays."""
-    jobs = [
-        job
-        for item in parsed
-        for p, sp in zip(item.doc.passages, item.rows, strict=True)
-        if (
-            job := job_for(
+    """Passages that need sentence vectors: the new and changed ones and, with
+    ``backfill``, every stored passage that stays. One job per key."""
+    jobs: dict[str, SentenceJob] = {}
+    for item in parsed:
+        for p, sp in zip(item.doc.passages, item.rows, strict=True):
+            job = job_for(
                 p.text, sp.search_text, item.doc.title, p.heading, sp.text_hash, sp.view_hashes
             )
-        )
-    ]
-    if manifest.get("generation") and manifest.get("sentences") != sentences_flag(model):
+            if job:
+                jobs.setdefault(job.key, job)
+    if backfill:
         dropped = set(dropped_documents)
         for row in store.sentence_sources(db):
             if row["document_id"] in dropped:
@@ -695,8 +715,8 @@ def _sentence_jobs(
                 row["view_hashes"].split(),
             )
             if job:
-                jobs.append(job)
-    return jobs
+                jobs.setdefault(job.key, job)
+    return list(jobs.values())
 
 
 def _commit_generation(
@@ -709,6 +729,7 @@ def _commit_generation(
     drop_documents: list[int],
     rebuild: bool,
     current: Any = None,
+    sentences: str = "",
 ) -> int:
     """Write the next generation's rows and vector file; commit points the manifest at it.
 
@@ -760,7 +781,7 @@ def _commit_generation(
                 "concentration": f"{vectors.concentration(index):.6f}",
                 "lexicon_passages": lexicon_passages,
                 "lexicon_churn": str(churn),
-                "sentences": sentences_flag(model),
+                "sentences": sentences,
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )

@@ -31,7 +31,7 @@ from qa.locations import db_path, vectors_path
 from qa.models import Filters, Hit
 from qa.sentences import sentence_key
 from qa.store import SentenceVectors
-from qa.views import is_summary
+from qa.views import is_summary, text_hash
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,9 @@ class Searcher:
         return self._embedder is not None
 
     def close(self) -> None:
-        self._lexical_pool.shutdown(wait=True)
-        self._db.close()
+        with self._lock:  # never while a search is using the connection
+            self._lexical_pool.shutdown(wait=True)
+            self._db.close()
 
     def _check_generation(self) -> bool:
         """Reload the manifest and vectors if a new generation was committed."""
@@ -336,7 +337,12 @@ class Searcher:
     def _stored_sentences(self, hits: list[Hit]) -> list[SentenceVectors | None]:
         """The hits' stored sentence vectors (None for a passage that has none)."""
         hashes = store.passage_hashes(self._db, [h.passage_id for h in hits])
-        keys = {pid: sentence_key(th, vh) for pid, (th, vh) in hashes.items()}
+        texts = {h.passage_id: h.text for h in hits}
+        keys = {
+            pid: sentence_key(th, vh)
+            for pid, (th, vh) in hashes.items()
+            if text_hash(texts[pid]) == th  # the row read is the text shown
+        }
         found = store.get_sentence_vectors(
             self._db, self.model_name, list(keys.values()), int(self._manifest["dim"])
         )

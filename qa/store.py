@@ -795,6 +795,16 @@ def put_sentence_vectors(
     )
 
 
+def drop_sentence_vectors_not_of_dim(db: sqlite3.Connection, model: str, dim: int) -> int:
+    """Delete stored sentence vectors of ``model`` whose rows are not ``dim`` long."""
+    cur = db.execute(
+        "DELETE FROM sentence_vectors"
+        " WHERE model = ? AND length(vectors) != length(scales) / 4 * ?",
+        (model, dim),
+    )
+    return int(cur.rowcount)
+
+
 def get_sentence_vectors(
     db: sqlite3.Connection, model: str, keys: Sequence[str], dim: int
 ) -> dict[str, SentenceVectors]:
