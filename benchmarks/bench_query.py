@@ -128,9 +128,8 @@ def st_reference(questions: list[str], rounds: int, label: str) -> float:
     return p50
 
 
-def cold(
-    index: Path, label: str, embed_ms: float, repeats: int, exact: bool, st_ms: float | None
-) -> None:
+def cold(index: Path, label: str, embed_ms: float, repeats: int, exact: bool) -> float:
+    """Subprocess figures; returns the marginal cost of a question in ``qa ask -`` (ms)."""
     import sys
 
     qa = [sys.executable, "-m", "benchmarks.exact_hook"] if exact else [QA]
@@ -172,15 +171,8 @@ def cold(
         "x",
         f"embed {embed_ms:.1f} ms (warm, this run); target <= 2",
     )
-    if st_ms:
-        record(
-            "  ratio to sentence-transformers encode of one question",
-            label,
-            marginal / st_ms,
-            "x",
-            f"encode {st_ms:.1f} ms (torch, warm, this run)",
-        )
     record("qa ask -: peak RSS, 41 questions", label, many.peak_mib, "MiB")
+    return marginal
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -204,9 +196,17 @@ def main(argv: list[str] | None = None) -> None:
     header(f"queries on {args.index} ({label})")
     record("index size on disk", label, dir_mib(args.index), "MiB")
     embed_ms = warm(args.index, label, args.rounds, args.exact)
-    st_ms = st_reference(dev_questions(), args.rounds, label) if args.st_reference else None
-    if args.cold:
-        cold(args.index, label, embed_ms, args.cold, args.exact, st_ms)
+    marginal = cold(args.index, label, embed_ms, args.cold, args.exact) if args.cold else None
+    if args.st_reference:  # after the subprocesses: torch in this process inflates their RSS
+        st_ms = st_reference(dev_questions(), args.rounds, label)
+        if marginal is not None:
+            record(
+                "qa ask -: marginal cost / sentence-transformers encode of one question",
+                label,
+                marginal / st_ms,
+                "x",
+                f"encode {st_ms:.1f} ms (torch, warm, this run)",
+            )
     save(f"query-{label}")
 
 
