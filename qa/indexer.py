@@ -49,6 +49,17 @@ MAX_PASSAGE_CHARS = 1_000_000  # ~20x the longest real cable paragraph: not a pa
 REPAIR_SAMPLE = 64  # passages whose vectors every run compares with the cache
 
 
+GENERATION_PASSAGES = 100_000  # a bigger update is committed in parts of about this size
+
+
+def generation_passages() -> int:
+    """Passages per commit of a big update: ``$PILCROW_GENERATION_PASSAGES`` or 100,000."""
+    try:
+        return max(1, int(os.environ.get("PILCROW_GENERATION_PASSAGES", GENERATION_PASSAGES)))
+    except ValueError:
+        return GENERATION_PASSAGES
+
+
 def embed_batch_size() -> int:
     """Texts per cache commit: ``$PILCROW_EMBED_BATCH`` (tests make it small) or 512."""
     try:
@@ -423,6 +434,8 @@ def _update(
     checkpoint("listed")
     # Which source owns each document id (a renamed file hands its id on).
     owners = {entry[1].lower(): key for key, entry in existing.items() if key in sources}
+    current: Any = None  # the vector index of the generation this run last committed
+    pending = 0  # passages parsed and not yet committed
     parsed: list[_Parsed] = []
     replaced: list[int] = []  # document row ids to delete
     restat: dict[int, str] = {}  # row id -> new stat of files whose bytes did not change
@@ -457,7 +470,17 @@ def _update(
         else:
             summary.added += 1
         parsed.append(_Parsed(doc, digest, _stored_passages(doc), getattr(src, "stat", "")))
+        pending += len(parsed[-1].rows)
         checkpoint("parsed")
+        if not rebuild and pending >= generation_passages():
+            # A big run commits as it goes: memory stays bounded, and a killed first
+            # build keeps what it committed. Each generation is whole, as always.
+            part = _Part(parsed, replaced, [])
+            generation, current = _commit_part(
+                db, index_dir, model, load_embedder, progress, summary, part, current
+            )
+            manifest = store.read_manifest(db)
+            parsed, replaced, pending = [], [], 0
     seen = set(sources)
     removed = [entry[0] for src, entry in existing.items() if src not in seen]
     summary.removed = len(removed)
@@ -471,7 +494,7 @@ def _update(
     sentences = manifest.get("sentences", "")
     if backfill or rebuild or not generation or not pooled:
         sentences = sentences_flag(model, pooled=pooled)
-    current, damage = None, ""
+    damage = ""
     # An index written before the manifest held the concentration gets it now, once.
     must_commit = bool(
         parsed
@@ -484,7 +507,7 @@ def _update(
     )
     # A no-op run trusts a vector file whose stat is as committed (any write changes it);
     # otherwise the file is read and checked, to be repaired if need be.
-    if (generation and not rebuild) and (
+    if (generation and not rebuild and current is None) and (
         must_commit or not _vectors_as_committed(index_dir, manifest)
     ):
         current, damage = _current_vectors(db, index_dir, manifest)
@@ -492,7 +515,7 @@ def _update(
         summary.repaired = f"{damage}: rebuilt it from the embedding cache"
         progress.warn(f"{damage}; rebuilding it from the embedding cache")
     if must_commit or damage:
-        generation = _commit_generation(
+        generation, _ = _commit_generation(
             db,
             index_dir,
             model,
@@ -510,6 +533,56 @@ def _update(
     summary.generation = generation
     summary.documents, summary.passages = store.counts(db)
     _cleanup_old_vectors(index_dir, generation)
+
+
+@dataclass
+class _Part:
+    """Documents to commit together: new rows, and the row ids they replace or drop."""
+
+    parsed: list[_Parsed]
+    replaced: list[int]
+    removed: list[int]
+
+
+def _commit_part(
+    db,  # type: ignore[no-untyped-def]
+    index_dir: Path,
+    model: str,
+    load_embedder: Callable[[str], Embedder],
+    progress: Progress,
+    summary: IndexSummary,
+    part: _Part,
+    current: Any,
+) -> tuple[int, Any]:
+    """Embed and commit one part of a big run as its own generation."""
+    manifest = store.read_manifest(db)
+    texts = _view_texts(part.parsed)
+    jobs = _sentence_jobs(db, part.parsed, [], backfill=False)
+    dim, pooled = _embed_missing(
+        db, model, texts, jobs, manifest, load_embedder, progress, summary, False
+    )
+    sentences = manifest.get("sentences", "")
+    if not manifest.get("generation") or not pooled:
+        sentences = sentences_flag(model, pooled=pooled)
+    if current is None and manifest.get("generation"):
+        current, damage = _current_vectors(db, index_dir, manifest)
+        if damage:
+            summary.repaired = f"{damage}: rebuilt it from the embedding cache"
+            progress.warn(f"{damage}; rebuilding it from the embedding cache")
+    generation, index = _commit_generation(
+        db,
+        index_dir,
+        model,
+        dim,
+        manifest,
+        part.parsed,
+        part.replaced + part.removed,
+        False,
+        current,
+        sentences,
+    )
+    _cleanup_old_vectors(index_dir, generation)
+    return generation, index
 
 
 def _check_passage_sizes(key: str, doc: Document) -> None:
@@ -651,8 +724,8 @@ def _embed_missing(
             store.put_embeddings(db, model, hashes, vecs)
         checkpoint("embedded")
     progress.finish()
-    summary.passages_embedded = len(missing)
-    summary.sentences_embedded = len(jobs)
+    summary.passages_embedded += len(missing)
+    summary.sentences_embedded += len(jobs)
     return embedder.dim, pooled
 
 
@@ -730,8 +803,10 @@ def _commit_generation(
     rebuild: bool,
     current: Any = None,
     sentences: str = "",
-) -> int:
+) -> tuple[int, Any]:
     """Write the next generation's rows and vector file; commit points the manifest at it.
+    Returns the new generation and its vector index (the next commit of a run starts
+    from it instead of reading the file back).
 
     ``current`` is the committed generation's vector index when it is sound; without it
     (first build, missing or damaged file) the vectors are rebuilt from the cache.
@@ -786,7 +861,7 @@ def _commit_generation(
             },
         )
     checkpoint("committed")
-    return new_generation
+    return new_generation, index
 
 
 def _add_passages(db, index, model: str, dim: int, rows) -> None:  # type: ignore[no-untyped-def]

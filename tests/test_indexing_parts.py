@@ -1,0 +1,80 @@
+"""A big update is committed in parts (bounded memory); the result is the one-shot build's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.check import check_index
+from qa.factory import build_index, open_searcher
+from tests.test_reliability_crash import snapshot
+
+QUESTION = "How many Israeli judges are under 24-hour police guard?"
+
+
+@pytest.fixture(scope="module")
+def one_shot(cables_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index = tmp_path_factory.mktemp("one-shot")
+    assert build_index(cables_corpus, index).generation == 1
+    return index
+
+
+def top(index: Path) -> tuple[str, tuple[int, int] | None]:
+    searcher = open_searcher(index)
+    try:
+        hit = searcher.search(QUESTION, k=1)[0]
+    finally:
+        searcher.close()
+    return hit.citation, hit.highlight
+
+
+def test_first_build_in_parts_equals_the_one_shot_build(  # type: ignore[no-untyped-def]
+    cables_corpus: Path, one_shot: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("PILCROW_GENERATION_PASSAGES", "25")
+    summary = build_index(cables_corpus, tmp_path / "parts")
+    whole, parts = snapshot(one_shot), snapshot(tmp_path / "parts")
+    assert whole is not None and parts is not None
+    assert summary.generation > 2  # several commits, one per ~25 passages
+    assert parts.content() == whole.content()
+    assert summary.added == len(whole.documents)
+    assert check_index(tmp_path / "parts").ok
+    assert top(tmp_path / "parts") == top(one_shot)
+    again = build_index(cables_corpus, tmp_path / "parts")
+    assert (again.generation, again.passages_embedded) == (summary.generation, 0)
+
+
+def test_killed_build_in_parts_keeps_its_parts_and_finishes(
+    cables_corpus: Path, one_shot: Path, tmp_path: Path
+) -> None:
+    index = tmp_path / "killed"
+    command = [sys.executable, "-m", "qa", "index", "--corpus", str(cables_corpus)]
+    env = {**os.environ, "PILCROW_GENERATION_PASSAGES": "25"}
+    killed = subprocess.run(
+        [*command, "--index", str(index)],
+        env={**env, "PILCROW_TEST_KILL_AT": "committed:2"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    kept, whole = snapshot(index), snapshot(one_shot)
+    assert kept is not None and whole is not None
+    assert kept.generation == 2 and 0 < len(kept.documents) < len(whole.documents)
+    assert kept.documents <= whole.documents  # whole documents, as committed
+    assert check_index(index).ok
+    finished = subprocess.run(
+        [*command, "--index", str(index), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert finished.returncode == 0, finished.stderr
+    final = snapshot(index)
+    assert final is not None and final.content() == whole.content()
