@@ -436,9 +436,13 @@ def _update(
     owners = {entry[1].lower(): key for key, entry in existing.items() if key in sources}
     current: Any = None  # the vector index of the generation this run last committed
     pending = 0  # passages parsed and not yet committed
+    parted = False  # a part was committed: the run's last commit must follow
     parsed: list[_Parsed] = []
     replaced: list[int] = []  # document row ids to delete
     restat: dict[int, str] = {}  # row id -> new stat of files whose bytes did not change
+    removed = [entry[0] for src, entry in existing.items() if src not in sources]
+    summary.removed = len(removed)
+    unremoved = list(removed)  # deleted files' rows, dropped by the run's first commit
     for key, src in sources.items():
         old = existing.get(key)
         if old and old[3] and not reparse and stat_key(src) == old[3] and _readable(src):
@@ -472,22 +476,20 @@ def _update(
         parsed.append(_Parsed(doc, digest, _stored_passages(doc), getattr(src, "stat", "")))
         pending += len(parsed[-1].rows)
         checkpoint("parsed")
-        if not rebuild and pending >= generation_passages():
+        part = _Part(parsed, replaced, unremoved)
+        if not rebuild and pending >= generation_passages() and _part_fits(db, part):
             # A big run commits as it goes: memory stays bounded, and a killed first
             # build keeps what it committed. Each generation is whole, as always.
-            part = _Part(parsed, replaced, [])
             generation, current = _commit_part(
-                db, index_dir, model, load_embedder, progress, summary, part, current
+                db, index_dir, model, load_embedder, progress, summary, part, current, reparse
             )
             manifest = store.read_manifest(db)
-            parsed, replaced, pending = [], [], 0
-    seen = set(sources)
-    removed = [entry[0] for src, entry in existing.items() if src not in seen]
-    summary.removed = len(removed)
+            parsed, replaced, unremoved, pending = [], [], [], 0
+            parted = True
 
     texts = _view_texts(parsed)
     backfill = not rebuild and _backfill_due(manifest, model)
-    jobs = _sentence_jobs(db, parsed, replaced + removed, backfill)
+    jobs = _sentence_jobs(db, parsed, replaced + unremoved, backfill)
     dim, pooled = _embed_missing(
         db, model, texts, jobs, manifest, load_embedder, progress, summary, rebuild
     )
@@ -498,7 +500,8 @@ def _update(
     # An index written before the manifest held the concentration gets it now, once.
     must_commit = bool(
         parsed
-        or removed
+        or parted
+        or unremoved
         or rebuild
         or not generation
         or "concentration" not in manifest
@@ -522,7 +525,7 @@ def _update(
             dim,
             manifest,
             parsed,
-            replaced + removed,
+            replaced + unremoved,
             rebuild,
             current,
             sentences,
@@ -553,8 +556,14 @@ def _commit_part(
     summary: IndexSummary,
     part: _Part,
     current: Any,
+    reparse: bool,
 ) -> tuple[int, Any]:
-    """Embed and commit one part of a big run as its own generation."""
+    """Embed and commit one part of a big run as its own generation.
+
+    A part leaves the whole-index work to the run's last commit: the lexicon refresh and
+    the approximate sidecar (readers search exactly meanwhile), and, while a re-parse is
+    under way, the chunker and view versions, so a killed run re-parses what is left.
+    """
     manifest = store.read_manifest(db)
     texts = _view_texts(part.parsed)
     jobs = _sentence_jobs(db, part.parsed, [], backfill=False)
@@ -580,9 +589,25 @@ def _commit_part(
         False,
         current,
         sentences,
+        final=False,
+        versions=(manifest["chunker"], manifest["views"])
+        if reparse and _formats(manifest)
+        else None,
     )
     _cleanup_old_vectors(index_dir, generation)
     return generation, index
+
+
+def _formats(manifest: dict[str, str]) -> bool:
+    """Whether the index holds documents parsed under the manifest's recorded formats."""
+    return bool(manifest.get("generation") and "chunker" in manifest and "views" in manifest)
+
+
+def _part_fits(db, part: _Part) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the part's documents can be inserted now: none takes the document id of a
+    row that only a later part drops (a renamed or re-identified file). Else it waits."""
+    ids = [item.doc.doc_id for item in part.parsed]
+    return not store.doc_ids_in_use(db, ids, except_rows=part.replaced + part.removed)
 
 
 def _check_passage_sizes(key: str, doc: Document) -> None:
@@ -803,6 +828,9 @@ def _commit_generation(
     rebuild: bool,
     current: Any = None,
     sentences: str = "",
+    *,
+    final: bool = True,
+    versions: tuple[str, str] | None = None,
 ) -> tuple[int, Any]:
     """Write the next generation's rows and vector file; commit points the manifest at it.
     Returns the new generation and its vector index (the next commit of a run starts
@@ -831,12 +859,16 @@ def _commit_generation(
             _add_passages(db, index, model, dim, zip(ids, item.rows, strict=True))
             checkpoint("rows")
         size = vectors.write_atomic(index, new_file, before_rename=lambda: checkpoint("vector_tmp"))
-        side = vectors.write_ann(index, new_file, previous=vectors_path(index_dir, generation))
+        side = None
+        if final:
+            side = vectors.write_ann(index, new_file, previous=vectors_path(index_dir, generation))
+        else:
+            vectors.ann_path(new_file).unlink(missing_ok=True)  # a killed run's leftover
         checkpoint("vectors")
         lexicon_passages = manifest.get("lexicon_passages", "")
         churn = int(manifest.get("lexicon_churn", "0") or 0) + dropped_passages
         churn += sum(len(item.rows) for item in parsed)
-        if rebuild or store.lexicon_stale(store.counts(db)[1], churn, manifest):
+        if final and (rebuild or store.lexicon_stale(store.counts(db)[1], churn, manifest)):
             lexicon_passages, churn = str(store.refresh_lexicon(db)), 0
         store.write_manifest(
             db,
@@ -845,8 +877,8 @@ def _commit_generation(
                 "dim": str(dim),
                 "normalized": "true",
                 "metric": "inner_product",
-                "chunker": CHUNKER_VERSION,
-                "views": VIEWS_VERSION,
+                "chunker": versions[0] if versions else CHUNKER_VERSION,
+                "views": versions[1] if versions else VIEWS_VERSION,
                 "generation": str(new_generation),
                 "vectors": new_file.name,
                 "vector_count": str(index.ntotal),

@@ -401,6 +401,22 @@ def record_file_stats(db: sqlite3.Connection, stats: dict[int, str]) -> None:
     )
 
 
+def doc_ids_in_use(
+    db: sqlite3.Connection, doc_ids: Sequence[str], *, except_rows: Sequence[int] = ()
+) -> set[str]:
+    """Which of ``doc_ids`` stored documents hold, other than the rows ``except_rows``."""
+    found: set[str] = set()
+    skip = set(except_rows)
+    for chunk in _chunks(list(doc_ids), 500):
+        marks = ",".join("?" * len(chunk))
+        for row_id, doc_id in db.execute(
+            f"SELECT id, doc_id FROM documents WHERE doc_id IN ({marks})", chunk
+        ):
+            if row_id not in skip:
+                found.add(doc_id)
+    return found
+
+
 def passage_ids_of(db: sqlite3.Connection, document_ids: Sequence[int]) -> list[int]:
     ids: list[int] = []
     for chunk in _chunks(document_ids, 500):

@@ -78,3 +78,66 @@ def test_killed_build_in_parts_keeps_its_parts_and_finishes(
     assert finished.returncode == 0, finished.stderr
     final = snapshot(index)
     assert final is not None and final.content() == whole.content()
+
+
+def manifest_of(index: Path) -> dict[str, str]:
+    from qa import store
+    from qa.locations import db_path
+
+    db = store.connect(db_path(index), readonly=True)
+    try:
+        return store.read_manifest(db)
+    finally:
+        db.close()
+
+
+def test_rename_committed_in_an_early_part(  # type: ignore[no-untyped-def]
+    cables_corpus: Path, tmp_path: Path, fresh_copy, monkeypatch
+) -> None:
+    corpus = fresh_copy(cables_corpus, "corpus")
+    monkeypatch.setenv("PILCROW_GENERATION_PASSAGES", "25")
+    index = tmp_path / "index"
+    build_index(corpus, index)
+    (corpus / "10USNATO52.html").rename(corpus / "00-first.html")  # now parsed first
+    update = build_index(corpus, index)
+    assert (update.added, update.removed) == (1, 1)
+    monkeypatch.setenv("PILCROW_GENERATION_PASSAGES", "100000000")
+    one_shot = build_index(corpus, tmp_path / "one-shot")
+    parts, whole = snapshot(index), snapshot(tmp_path / "one-shot")
+    assert parts is not None and whole is not None and parts.content() == whole.content()
+    assert manifest_of(index)["lexicon_passages"] == str(one_shot.passages)
+
+
+def test_killed_reparse_in_parts_reparses_the_rest(  # type: ignore[no-untyped-def]
+    cables_corpus: Path, one_shot: Path, tmp_path: Path, fresh_copy
+) -> None:
+    import sqlite3
+
+    from qa.locations import db_path
+
+    index = fresh_copy(one_shot, "index")
+    with sqlite3.connect(db_path(index)) as raw:
+        raw.execute("UPDATE manifest SET value = '0-old' WHERE key = 'chunker'")
+    command = [sys.executable, "-m", "qa", "index", "--corpus", str(cables_corpus)]
+    env = {**os.environ, "PILCROW_GENERATION_PASSAGES": "25"}
+    killed = subprocess.run(
+        [*command, "--index", str(index)],
+        env={**env, "PILCROW_TEST_KILL_AT": "committed:1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert manifest_of(index)["chunker"] == "0-old"  # the re-parse is not done yet
+    rerun = subprocess.run(
+        [*command, "--index", str(index), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert "re-parsing" in rerun.stdout
+    assert manifest_of(index)["chunker"] != "0-old"
+    final, whole = snapshot(index), snapshot(one_shot)
+    assert final is not None and whole is not None and final.content() == whole.content()
