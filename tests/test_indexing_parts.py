@@ -24,6 +24,19 @@ def one_shot(cables_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return index
 
 
+def run_index(
+    corpus: Path, index: Path, *extra: str, kill_at: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """``qa index`` as a process, in parts of 25 passages, killed at ``kill_at`` if given."""
+    env = {**os.environ, "PILCROW_GENERATION_PASSAGES": "25"}
+    if kill_at:
+        env["PILCROW_TEST_KILL_AT"] = kill_at
+    command = [sys.executable, "-m", "qa", "index", "--corpus", str(corpus), "--index"]
+    return subprocess.run(
+        [*command, str(index), *extra], env=env, capture_output=True, text=True, timeout=600
+    )
+
+
 def top(index: Path) -> tuple[str, tuple[int, int] | None]:
     searcher = open_searcher(index)
     try:
@@ -53,28 +66,14 @@ def test_killed_build_in_parts_keeps_its_parts_and_finishes(
     cables_corpus: Path, one_shot: Path, tmp_path: Path
 ) -> None:
     index = tmp_path / "killed"
-    command = [sys.executable, "-m", "qa", "index", "--corpus", str(cables_corpus)]
-    env = {**os.environ, "PILCROW_GENERATION_PASSAGES": "25"}
-    killed = subprocess.run(
-        [*command, "--index", str(index)],
-        env={**env, "PILCROW_TEST_KILL_AT": "committed:2"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    killed = run_index(cables_corpus, index, kill_at="committed:2")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     kept, whole = snapshot(index), snapshot(one_shot)
     assert kept is not None and whole is not None
     assert kept.generation == 2 and 0 < len(kept.documents) < len(whole.documents)
     assert kept.documents <= whole.documents  # whole documents, as committed
     assert check_index(index).ok
-    finished = subprocess.run(
-        [*command, "--index", str(index), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    finished = run_index(cables_corpus, index, "--json")
     assert finished.returncode == 0, finished.stderr
     final = snapshot(index)
     assert final is not None and final.content() == whole.content()
@@ -118,24 +117,10 @@ def test_killed_reparse_in_parts_reparses_the_rest(  # type: ignore[no-untyped-d
     index = fresh_copy(one_shot, "index")
     with sqlite3.connect(db_path(index)) as raw:
         raw.execute("UPDATE manifest SET value = '0-old' WHERE key = 'chunker'")
-    command = [sys.executable, "-m", "qa", "index", "--corpus", str(cables_corpus)]
-    env = {**os.environ, "PILCROW_GENERATION_PASSAGES": "25"}
-    killed = subprocess.run(
-        [*command, "--index", str(index)],
-        env={**env, "PILCROW_TEST_KILL_AT": "committed:1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    killed = run_index(cables_corpus, index, kill_at="committed:1")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert manifest_of(index)["chunker"] == "0-old"  # the re-parse is not done yet
-    rerun = subprocess.run(
-        [*command, "--index", str(index), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    rerun = run_index(cables_corpus, index, "--json")
     assert rerun.returncode == 0, rerun.stderr
     assert "re-parsing" in rerun.stdout
     assert manifest_of(index)["chunker"] != "0-old"
