@@ -87,6 +87,9 @@ class Searcher:
         self._load_embedder = load_embedder
         self._db = store.connect(db_path(index_dir), readonly=True)
         self._lock = threading.RLock()
+        # BM25 runs beside the embedding (see _retrieve) on a connection of its own, so the
+        # two threads never share a connection's statement cache.
+        self._lexical_db = store.connect(db_path(index_dir), readonly=True)
         self._lexical_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25")
         self._embedder: Embedder | None = None
         self._vectors: Any = None
@@ -130,6 +133,7 @@ class Searcher:
     def close(self) -> None:
         with self._lock:  # never while a search is using the connection
             self._lexical_pool.shutdown(wait=True)
+            self._lexical_db.close()
             self._db.close()
 
     def _check_generation(self) -> bool:
@@ -268,7 +272,7 @@ class Searcher:
         lexical_job = None
         if mode != Mode.DENSE:
             lexical_job = self._lexical_pool.submit(
-                lexical.search, self._db, question, depth, filters
+                lexical.search, self._lexical_db, question, depth, filters
             )
         try:
             vector = query_vector()

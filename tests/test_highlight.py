@@ -74,7 +74,7 @@ def test_view_ranges_cover_the_words_of_each_sentence() -> None:
 
 
 def test_view_ranges_of_real_cables_lie_inside_their_sentences() -> None:
-    placed = total = 0
+    placed = body_words = 0
     for doc_id in ("09TELAVIV1098", "06PARIS2069", "09STATE37561"):
         doc = parse_file(cable_path(doc_id))
         for p in doc.passages:
@@ -82,15 +82,18 @@ def test_view_ranges_of_real_cables_lie_inside_their_sentences() -> None:
             search_text = clean(p.text)
             views = views_of(doc.title, p.heading, search_text)
             prefix = view_prefix(doc.title, p.heading)
-            for view, ranges in zip(
-                views, view_ranges(p.text, search_text, prefix, spans, len(views)), strict=True
-            ):
+            all_ranges = view_ranges(p.text, search_text, prefix, spans, len(views))
+            for view, ranges in zip(views, all_ranges, strict=True):
                 for sentence, a, b in ranges:
                     start, end = spans[sentence]
                     assert all(w in p.text[start:end] for w in view[a:b].split()), (doc_id, p)
-                    placed += len(view[a:b].split())
-            total += sum(len(search_text.split()[x:y]) for x, y in [(0, 150)])
-    assert placed >= 0.9 * total  # windows overlap, so placed may exceed the first windows
+            # Nearly every word of a first window gets its sentence (the rest: past the
+            # highlightable sentences, or noise that cleaning removed).
+            if search_text.split():
+                body = views[0][len(prefix) + 2 :] if prefix else views[0]
+                body_words += len(body.split())
+                placed += sum(len(views[0][a:b].split()) for _, a, b in all_ranges[0])
+    assert body_words > 500 and placed >= 0.9 * body_words
 
 
 @pytest.fixture(scope="module")
