@@ -30,6 +30,7 @@ lint: setup
 	$(BIN)/ruff check qa tui tests benchmarks
 	$(BIN)/ruff format --check qa tui tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 eval: setup
 	$(BIN)/qa index --corpus ../shared/corpus/cablegate --index bench-data/cables-index

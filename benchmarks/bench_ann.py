@@ -3,10 +3,10 @@
     python -m benchmarks.bench_ann INDEX [--label 1M] [--hnsw]
 
 Loads the index's flat vector file and compares, one query at a time and on one thread
-as ``qa ask`` does (``qa.vectors.search``):
+as ``qa ask`` does (``qa.vectors.VectorIndex.search``):
 
 * exact: the flat inner-product index the indexer writes (``IndexIDMap2(IndexFlatIP)``);
-* IVF-SQfp16 (what ``qa.vectors.build_ann`` writes above ``ANN_MIN_VECTORS``) at several
+* IVF-SQfp16 (what ``qa.vectors.ivf.IVFIndex.build`` makes above ``ANN_MIN_VECTORS``) at several
   ``nprobe``; IVF-Flat and IVF-SQ8 at ``ANN_NPROBE``; HNSW32 with ``--hnsw`` (slow to build
   at 1M on two cores, and it cannot delete, which incremental indexing needs).
 
@@ -70,7 +70,7 @@ def index_mib(index) -> float:  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> None:
     import faiss
 
-    from qa import vectors
+    from qa.vectors import FlatIndex, ivf
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("index", type=Path)
@@ -78,10 +78,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hnsw", action="store_true")
     args = parser.parse_args(argv)
     label = args.label or args.index.name
-    faiss.omp_set_num_threads(1)  # one query at a time, as qa.vectors.search does
+    faiss.omp_set_num_threads(1)  # one query at a time, as VectorIndex.search does
     files = sorted(args.index.glob("vectors-*.faiss"))
-    flat = faiss.read_index(str(files[-1]))
-    ids, data = vectors._flat_parts(flat)
+    stored = FlatIndex.open(files[-1])
+    flat = stored.native
+    ids, data = stored.ids(), stored.vectors()
     header(f"vector search at {flat.ntotal:,} vectors ({label})")
     qs = queries(data)
     k = 10
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     record("exact flat: p50", label, percentile(exact_times, 50), "ms")
     record("exact flat: p95", label, percentile(exact_times, 95), "ms")
     record("exact flat: memory", label, flat.ntotal * flat.d * 4 / 2**20, "MiB")
-    nlist = vectors.ann_lists(flat.ntotal)
+    nlist = ivf.ann_lists(flat.ntotal)
 
     def measure(name: str, index, nprobes=(None,)) -> None:  # type: ignore[no-untyped-def]
         for nprobe in nprobes:
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
             )
 
     started = time.perf_counter()
-    ann = vectors.build_ann(flat)
+    ann = ivf.IVFIndex.build(stored).native
     record(f"IVF{nlist},SQfp16 (build_ann): build", label, time.perf_counter() - started, "s")
     record(f"IVF{nlist},SQfp16: memory", label, index_mib(ann), "MiB")
     measure(f"IVF{nlist},SQfp16", ann, (8, 16, 32, 64))
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             f"IVF{nlist},{spec}: build (lists reused)", label, time.perf_counter() - started, "s"
         )
         record(f"IVF{nlist},{spec}: memory", label, index_mib(other), "MiB")
-        measure(f"IVF{nlist},{spec}", other, (vectors.ANN_NPROBE,))
+        measure(f"IVF{nlist},{spec}", other, (ivf.ANN_NPROBE,))
         del other, coarse
     if args.hnsw:
         started = time.perf_counter()

@@ -81,14 +81,15 @@ def copy_corpus(files: list[Path], dest: Path) -> Path:
 
 def view_texts(corpus: Path, only: list[Path] | None = None) -> dict[str, str]:
     """hash -> text of every view the indexer would embed for these files."""
-    from qa.indexer import _Parsed, _view_texts, file_sources
+    from qa.index import file_sources
+    from qa.index.rows import parsed, view_texts
 
-    parsed = []
+    docs = []
     for src in file_sources(corpus):
         if only is not None and src.path not in only:
             continue
-        parsed.append(_Parsed(src.load(), "", []))
-    return _view_texts(parsed)
+        docs.append(parsed(src.load(), ""))
+    return view_texts(docs)
 
 
 def uncached(index: Path, texts: dict[str, str]) -> list[str]:

@@ -1,5 +1,5 @@
 """Where BM25 time goes: `lexical.search` as it is vs two candidate changes (not adopted;
-qa/lexical.py is owned elsewhere). Read-only; the vocabulary table lives in `temp`.
+qa/search/lexical.py is owned elsewhere). Read-only; the vocabulary table lives in `temp`.
 
     python -m benchmarks.bench_lexical INDEX [--label cables]
 
@@ -30,8 +30,8 @@ SQL = (
 
 
 def main(argv: list[str] | None = None) -> None:
-    from qa import lexical
     from qa.models import Filters
+    from qa.search import lexical
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("index", type=Path)

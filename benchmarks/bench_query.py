@@ -8,10 +8,11 @@ same functions it calls, in the same order:
 
 * embed:     ``embedder.embed([question])``
 * search:    per mode, ``Searcher._retrieve`` (FAISS and, on a worker thread beside it,
-             FTS5 BM25), fusion, the cable-ID boost and ``_hydrate`` (SQLite rows of the
-             top k); the two engines are also timed alone, one after the other
-* highlight: ``highlight.best_spans`` over the top-k passages (stored sentence vectors
-             read from SQLite; passages without them embed their sentences now)
+             FTS5 BM25), fusion, the cable-ID boost and ``hydrate`` (one SQLite query for
+             the rows of the top k); the two engines are also timed alone, one after the other
+* highlight: ``Searcher._highlighted`` over the top-k passages (stored sentence vectors
+             read from SQLite, ``highlight.best_spans``; passages without them embed their
+             sentences now)
 * end-to-end ``Searcher.ask(question, mode="hybrid")`` (highlights on), as a check that
              the parts add up
 
@@ -52,16 +53,20 @@ def warm(index: Path, label: str, rounds: int, exact: bool) -> float:
         from benchmarks.exact_hook import install
 
         install()
-    from qa import lexical
+    from qa import store
     from qa.factory import open_searcher
-    from qa.highlight import best_spans
-    from qa.models import Filters
-    from qa.retrieve import CANDIDATES, Mode
+    from qa.locations import db_path
+    from qa.models import Filters, Mode
+    from qa.search import lexical
+    from qa.search.hydrate import hydrate
+    from qa.search.query import Query
+    from qa.search.searcher import CANDIDATES
 
     searcher, open_ms = _ms(lambda: open_searcher(index))
     record(
-        "open searcher (SQLite + vectors)", label, open_ms, "ms", type(searcher._vectors).__name__
+        "open searcher (SQLite + vectors)", label, open_ms, "ms", type(searcher.vectors).__name__
     )
+    db = store.connect(db_path(index), readonly=True)  # the benchmark's own, as BM25's is
     _, load_ms = _ms(searcher.warm)
     embedder = searcher.warm()
     info = searcher.info()
@@ -84,24 +89,21 @@ def warm(index: Path, label: str, rounds: int, exact: bool) -> float:
             add("embed", t)
             _, t_dense = _ms(lambda vec=vec: searcher._dense(vec, depth, filters))
             add("  dense: FAISS top-300 + per-passage best", t_dense)
-            _, t_lex = _ms(lambda q=q: lexical.search(searcher._db, q, depth, filters))
+            _, t_lex = _ms(lambda q=q: lexical.search(db, q, depth, filters))
             add("  lexical: FTS5 BM25 top-100", t_lex)
             for mode in (Mode.DENSE, Mode.LEXICAL, Mode.HYBRID):
                 # What ask() does after embedding: BM25 beside FAISS, fusion, SQLite rows.
                 def search(q=q, vec=vec, mode=mode):  # type: ignore[no-untyped-def]
+                    query = Query.parse(q)
                     _, found_dense, found_lex = searcher._retrieve(
-                        q, depth, mode, filters, lambda: vec
+                        query, depth, mode, filters, lambda: vec
                     )
-                    ranked = searcher._rank(q, found_dense, found_lex, K, mode, filters)
-                    return searcher._hydrate(ranked[:K])
+                    ranked = searcher._rank(query, found_dense, found_lex, mode, filters)
+                    return hydrate(db, ranked[:K])
 
-                hits, t_search = _ms(search)
+                found, t_search = _ms(search)
                 add(f"search {mode.value}", t_search)
-            _, t = _ms(
-                lambda hits=hits, vec=vec: best_spans(
-                    embedder, vec, [h.text for h in hits], searcher._stored_sentences(hits)
-                )
-            )
+            _, t = _ms(lambda found=found, vec=vec: searcher._highlighted(found, vec))
             add("highlight (top 5)", t)
             _, t = _ms(lambda q=q: searcher.ask(q, k=K, mode="hybrid"))
             add("end-to-end ask, hybrid + highlight", t)

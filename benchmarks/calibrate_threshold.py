@@ -4,7 +4,7 @@
 
 Prints, for each question file and for benchmarks/data/offtopic-questions.txt, the
 distribution (min, 5th percentile, median) of the best cosine similarity between a question
-and any passage. The threshold in qa/retrieve.py should sit between the off-topic maximum
+and any passage. The threshold in qa/search/rank.py should sit between the off-topic maximum
 and the on-topic minimum.
 """
 

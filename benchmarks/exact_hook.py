@@ -1,7 +1,7 @@
 """Force exact vector search for the benchmarks' exact-vs-approximate comparison.
 
 ``qa`` searches the approximate sidecar (``vectors-NNNNNN.faiss.ivf``) by itself above
-``vectors.ANN_MIN_VECTORS``; this hook hides the sidecar so the same index can be timed
+``qa.vectors.ivf.ANN_MIN_VECTORS``; this hook hides the sidecar so the same index can be timed
 exactly, in the same run.
 
     python -m benchmarks.exact_hook ask "question" --index DIR   # `qa`, exact search
@@ -13,12 +13,12 @@ from pathlib import Path
 
 
 def install() -> None:
-    from qa import vectors
+    from qa.vectors import ivf
 
-    if getattr(vectors, "exact_hook", False):
+    if getattr(ivf, "exact_hook", False):
         return
-    vectors.ann_path = lambda path: Path(str(path) + ".no-sidecar")  # type: ignore[assignment]
-    vectors.exact_hook = True  # type: ignore[attr-defined]
+    ivf.ann_path = lambda path: Path(str(path) + ".no-sidecar")  # type: ignore[assignment]
+    ivf.exact_hook = True  # type: ignore[attr-defined]
 
 
 def main() -> None:

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import lexical
+from qa import store
 from qa.evaluate import EvalSet, load_eval_set
 from qa.factory import index_beir, open_searcher
+from qa.locations import db_path
 from qa.models import Filters
+from qa.search import lexical
 
 Ranked = list[tuple[int, float]]
 
@@ -84,7 +86,7 @@ SUMMARIES: set[int] = set()  # passage ids that present themselves as summaries
 
 
 def summaries_defer(fused: Ranked, delta: float, window: int = 50) -> Ranked:
-    """What ``Searcher._summaries_defer`` does, with the penalty as a parameter."""
+    """What ``qa.search.rank.defer_summaries`` does, with the penalty as a parameter."""
     head = [(pid, s - delta if pid in SUMMARIES else s) for pid, s in fused[:window]]
     return sorted(head, key=lambda x: -x[1]) + fused[window:]
 
@@ -121,12 +123,13 @@ def variants(doc_of: dict[int, str]) -> dict[str, Callable[[Ranked, Ranked], Ran
 
 def collect(evalset: EvalSet, index: Path | None) -> dict[str, tuple[Ranked, Ranked]]:
     searcher = open_searcher(index)
+    db = store.connect(db_path(searcher.index_dir), readonly=True)
     embedder = searcher.warm()
     lists = {}
     for q in evalset.questions:
         vec = embedder.embed([q.text])[0]
         dense = searcher._dense(vec, 100, Filters())
-        lex = lexical.search(searcher._db, q.text, 100, None)
+        lex = lexical.search(db, q.text, 100, None)
         lists[q.qid] = (dense, lex)
     return lists
 
@@ -161,12 +164,13 @@ def main() -> None:
     pids = {pid for d, lx in lists.values() for pid, _ in d + lx}
     rows = searcher_rows = {}
     doc_of: dict[int, str] = {}
-    from qa.store import passage_leads, passage_rows
+    from qa.store import hit_rows, passage_leads
     from qa.views import is_summary
 
-    leads = passage_leads(searcher._db, sorted(pids))
+    db = store.connect(db_path(searcher.index_dir), readonly=True)
+    leads = passage_leads(db, sorted(pids))
     SUMMARIES.update(pid for pid, lead in leads.items() if is_summary(*lead))
-    for pid, row in passage_rows(searcher._db, sorted(pids)).items():
+    for pid, row in hit_rows(db, sorted(pids)).items():
         para = row["paragraph"] if row["paragraph"] is not None else row["label"]
         rows[pid] = row["doc_id"] if evalset.unit == "document" else f"{row['doc_id']}#{para}"
         doc_of[pid] = row["doc_id"]

@@ -5,7 +5,7 @@
 Embedding a million texts would take this machine days, and what the scale figures need is
 the cost of everything around the model. So the documents are copies of the real cables
 of a base index (``--base``: any index built by ``qa index``), each copy titled
-``<subject> [copy N]``, and ``qa.indexer.index_sources`` indexes them exactly as
+``<subject> [copy N]``, and ``qa.index.index_sources`` indexes them exactly as
 ``qa index`` would (diff, views, embedding cache, FTS5, one vector file), except that
 ``embed`` is a stand-in: the vector of a copy's view is the real model's vector of the
 original view (from the base index's embedding cache), plus 0.45 times the vector of a
@@ -27,13 +27,19 @@ import argparse
 import hashlib
 import json
 import re
+import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from benchmarks.common import DATA
+
+if TYPE_CHECKING:
+    from qa.models import Document
 
 NOISE = 0.3  # norm of the Gaussian noise added to the original's vector
 MIX = 0.45  # weight of a random other passage's vector mixed in: cosine to original ≈ 0.87
@@ -48,7 +54,13 @@ class StandInEmbedder:
         self._all = np.vstack(list(base.values())) if base else np.zeros((1, dim), np.float32)
         self.max_tokens = 256
 
-    def embed(self, texts, *, batch_size=64, progress=None):  # type: ignore[no-untyped-def]
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
         from qa.views import text_hash
 
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -75,38 +87,45 @@ class StandInEmbedder:
 class CopySource:
     """Copy ``n`` of a base document, made when the indexer asks for it."""
 
-    def __init__(self, doc, n: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, doc: Document, n: int) -> None:
         self._doc, self._n = doc, n
         self.key = f"copy{n:05d}/{doc.source}"
+
+    def stat_key(self) -> str:
+        return ""  # no stat: every run hashes the copy
+
+    def read_stat(self) -> str:
+        return ""
 
     def digest(self) -> str:
         return hashlib.blake2b(self.key.encode(), digest_size=16).hexdigest()
 
-    def load(self):  # type: ignore[no-untyped-def]
+    def load(self) -> Document:
         doc = self._doc
         title = f"{doc.title} [copy {self._n}]" if doc.title else f"[copy {self._n}]"
         return replace(doc, doc_id=f"{doc.doc_id}-C{self._n}", title=title, source=self.key)
 
 
-def base_documents(base: Path) -> tuple[list, dict[str, np.ndarray], int]:  # type: ignore[type-arg]
+def base_documents(base: Path) -> tuple[list[Document], dict[str, np.ndarray], int]:
     from qa import store
     from qa.locations import db_path
 
     db = store.connect(db_path(base), readonly=True)
     manifest = store.read_manifest(db)
-    dim = int(manifest["dim"])
-    docs = [store.get_document(db, d) for d in store.document_ids(db)]
+    dim = manifest.dim
+    doc_ids = [row[0] for row in db.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+    docs = [store.get_document(db, d) for d in doc_ids]
     vectors = {
         row[0]: np.frombuffer(row[1], dtype=np.float32)
         for row in db.execute(
-            "SELECT text_hash, vector FROM embeddings WHERE model = ?", (manifest["model"],)
+            "SELECT text_hash, vector FROM embeddings WHERE model = ?", (manifest.model,)
         )
     }
     db.close()
     return [d for d in docs if d is not None and d.passages], vectors, dim
 
 
-def sources_for(docs: list, passages: int) -> list[CopySource]:  # type: ignore[type-arg]
+def sources_for(docs: list[Document], passages: int) -> list[CopySource]:
     out: list[CopySource] = []
     total, n = 0, 0
     while total < passages:
@@ -120,7 +139,7 @@ def sources_for(docs: list, passages: int) -> list[CopySource]:  # type: ignore[
 
 
 def build(passages: int, base: Path, out: Path) -> dict[str, object]:
-    from qa.indexer import index_sources
+    from qa.index import index_sources
     from qa.locations import DEFAULT_MODEL
 
     started = time.perf_counter()
@@ -152,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(how(args.passages, args.base, out)), flush=True)
 
 
-def copy_sentence_vectors(db, base: Path) -> int:  # type: ignore[no-untyped-def]
+def copy_sentence_vectors(db: sqlite3.Connection, base: Path) -> int:
     """Give the copies their originals' sentence vectors (highlighting reads them).
 
     A copy keeps its original's text and view hashes, hence its sentence-vector key, so
@@ -191,11 +210,11 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
     started = time.perf_counter()
     src = store.connect(db_path(base), readonly=True)
     manifest = store.read_manifest(src)
-    dim = int(manifest["dim"])
+    dim = manifest.dim
     vecs = {
         row[0]: np.frombuffer(row[1], dtype=np.float32)
         for row in src.execute(
-            "SELECT text_hash, vector FROM embeddings WHERE model = ?", (manifest["model"],)
+            "SELECT text_hash, vector FROM embeddings WHERE model = ?", (manifest.model,)
         )
     }
     all_vecs = np.vstack(list(vecs.values()))
@@ -203,7 +222,7 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
         "SELECT id, doc_id, kind, title, date, origin, classification, tags, source, file_hash,"
         " body FROM documents ORDER BY id"
     ).fetchall()
-    by_doc: dict[int, list] = {}  # type: ignore[type-arg]
+    by_doc: dict[int, list[tuple[Any, ...]]] = {}
     for row in src.execute(
         'SELECT document_id, seq, label, paragraph, heading, text, start, "end", text_hash,'
         " search_text, context, view_hashes FROM passages ORDER BY document_id, seq"
@@ -228,7 +247,7 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
     db.execute("DROP TRIGGER passages_ai")
     rng = np.random.default_rng(11)
     total, copy, doc_count = 0, 0, 0
-    flat = vectors.new_index(dim)
+    flat = vectors.FlatIndex.empty(dim)
     pending_ids: list[int] = []
     pending_base: list[np.ndarray] = []
 
@@ -241,7 +260,7 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
         noise *= NOISE / np.linalg.norm(noise, axis=1, keepdims=True)
         v = base_v + other + noise
         v /= np.linalg.norm(v, axis=1, keepdims=True)
-        vectors.add(flat, np.array(pending_ids, dtype=np.int64), v)
+        flat.add(np.array(pending_ids, dtype=np.int64), v)
         pending_ids.clear()
         pending_base.clear()
 
@@ -275,6 +294,7 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
                         (document_id, *r[1:10], f"{r[10]} [copy {copy}]", r[11]),
                     )
                     pid = cur.lastrowid
+                    assert pid is not None
                     for window, h in enumerate(r[11].split()[: vectors.WINDOWS]):
                         base_vec = vecs.get(h)
                         if base_vec is None:
@@ -295,33 +315,33 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
         lexicon_passages = store.refresh_lexicon(db)
     copy_sentence_vectors(db, base)
     file = vectors_path(out, 1)
-    size = vectors.write_atomic(flat, file)
+    size = flat.save(file)
     ann = vectors.write_ann(flat, file)
     with store.transaction(db):
         store.write_manifest(
             db,
-            {
-                "model": manifest["model"],
-                "dim": str(dim),
-                "normalized": "true",
-                "metric": "inner_product",
-                "chunker": CHUNKER_VERSION,
-                "views": VIEWS_VERSION,
-                "generation": "1",
-                "vectors": file.name,
-                "vector_count": str(flat.ntotal),
-                "vector_bytes": str(size or file.stat().st_size),
-                "concentration": f"{vectors.concentration(flat):.6f}",
-                "lexicon_passages": str(lexicon_passages),
-                "lexicon_churn": "0",
-                "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
+            store.Manifest(
+                model=manifest.model,
+                dim=dim,
+                normalized="true",
+                metric="inner_product",
+                chunker=CHUNKER_VERSION,
+                views=VIEWS_VERSION,
+                generation=1,
+                vectors=file.name,
+                vector_count=flat.count,
+                vector_bytes=size,
+                concentration=flat.concentration(),
+                lexicon_passages=lexicon_passages,
+                lexicon_churn=0,
+                updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            ),
         )
     db.close()
     return {
         "passages": total,
         "documents": doc_count,
-        "vectors": flat.ntotal,
+        "vectors": flat.count,
         "sidecar": str(ann) if ann else "",
         "seconds": time.perf_counter() - started,
         "index": str(out),

@@ -11,20 +11,21 @@ generations.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from qa import store, vectors
 from qa.errors import NoIndexError, QAError
 from qa.ingest import CHUNKER_VERSION
-from qa.locations import db_path, vectors_path
+from qa.locations import db_path
+from qa.store import Manifest
+from qa.vectors import VectorFileDamaged
 from qa.views import VIEWS_VERSION
 
 SAMPLED_VECTORS = 512  # vectors compared value by value with the embedding cache
-VECTOR_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -77,7 +78,7 @@ def check_index(index_dir: Path) -> CheckReport:
     return report
 
 
-def _check(db, index_dir: Path, report: CheckReport) -> None:  # type: ignore[no-untyped-def]
+def _check(db: sqlite3.Connection, index_dir: Path, report: CheckReport) -> None:
     integrity = db.execute("PRAGMA quick_check").fetchone()[0]
     if integrity != "ok":
         report.problems.append(
@@ -85,10 +86,10 @@ def _check(db, index_dir: Path, report: CheckReport) -> None:  # type: ignore[no
         )
         return
     manifest = store.read_manifest(db)
-    if not manifest.get("generation"):
+    if not manifest.generation:
         raise NoIndexError(f"index at {index_dir} has no committed generation: run `qa index`")
-    report.generation = int(manifest["generation"])
-    report.model = manifest.get("model", "")
+    report.generation = manifest.generation
+    report.model = manifest.model
     _check_versions(manifest, report)
     report.documents, report.passages = store.counts(db)
     fts_rows = db.execute("SELECT count(*) FROM passages_fts_docsize").fetchone()[0]
@@ -111,8 +112,11 @@ def _check(db, index_dir: Path, report: CheckReport) -> None:  # type: ignore[no
     _check_vectors(db, index_dir, manifest, view_hashes, report)
 
 
-def _check_versions(manifest: dict[str, str], report: CheckReport) -> None:
-    built = (manifest.get("chunker", "?"), manifest.get("views", "?"))
+def _check_versions(manifest: Manifest, report: CheckReport) -> None:
+    built = (
+        "?" if manifest.chunker is None else manifest.chunker,
+        "?" if manifest.views is None else manifest.views,
+    )
     if built != (CHUNKER_VERSION, VIEWS_VERSION):
         report.problems.append(
             f"built by chunker {built[0]} / views {built[1]}, this Pilcrow uses "
@@ -122,7 +126,7 @@ def _check_versions(manifest: dict[str, str], report: CheckReport) -> None:
 
 
 def _check_cache(
-    db,  # type: ignore[no-untyped-def]
+    db: sqlite3.Connection,
     model: str,
     view_hashes: dict[int, list[str]],
     report: CheckReport,
@@ -138,39 +142,22 @@ def _check_cache(
 
 
 def _check_vectors(
-    db,  # type: ignore[no-untyped-def]
+    db: sqlite3.Connection,
     index_dir: Path,
-    manifest: dict[str, str],
+    manifest: Manifest,
     view_hashes: dict[int, list[str]],
     report: CheckReport,
 ) -> None:
-    path = vectors_path(index_dir, report.generation)
+    """The vector file by the rule every reader applies, then one vector per embedded
+    window of every passage, then a sample of values against the embedding cache."""
+    path = vectors.committed_path(index_dir, manifest)
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        report.problems.append(
-            f"{path.name} is missing: run `qa index` to rebuild it from the embedding cache"
-        )
-        return
-    recorded = manifest.get("vector_bytes", "")
-    if recorded.isdigit() and int(recorded) != size:
-        report.problems.append(
-            f"{path.name} is {size} bytes, the manifest says {recorded} (truncated or "
-            "overwritten): run `qa index` to rebuild it from the embedding cache"
-        )
-        return
-    try:
-        index = vectors.read(path, int(manifest.get("dim", "0")))
-    except QAError as exc:
+        index = vectors.open_committed(index_dir, manifest)
+    except VectorFileDamaged as exc:
+        report.vectors = exc.found or 0
         report.problems.append(str(exc))
         return
-    report.vectors = int(index.ntotal)
-    recorded = manifest.get("vector_count", "")
-    if recorded.isdigit() and int(recorded) != report.vectors:
-        report.problems.append(
-            f"{path.name} holds {report.vectors} vectors, the manifest says {recorded}; "
-            "run `qa index --rebuild`"
-        )
+    report.vectors = index.count
     expected = np.array(
         [
             vectors.vector_id(pid, w)
@@ -179,7 +166,7 @@ def _check_vectors(
         ],
         dtype=np.int64,
     )
-    stored = np.sort(vectors.stored_ids(index))
+    stored = np.sort(index.ids())
     if len(stored) != len(expected) or not np.array_equal(stored, np.sort(expected)):
         report.problems.append(
             f"{path.name} holds {len(stored)} vectors, the passages need {len(expected)}; "
@@ -188,44 +175,9 @@ def _check_vectors(
         return
     sample = [(pid, view_hashes[pid]) for pid in _sample(sorted(view_hashes), SAMPLED_VECTORS)]
     try:
-        differing, compared = vectors_differing(db, index, report.model, sample)
-    except QAError as exc:  # cached vectors of another dimension
+        vectors.check_against_cache(db, index, path, report.model, sample)
+    except QAError as exc:  # differing vectors, or cached vectors of another dimension
         report.problems.append(str(exc))
-        return
-    if differing:
-        report.problems.append(
-            f"{differing} of {compared} sampled vectors in {path.name} differ from the "
-            "embedding cache (another model's vectors?); run `qa index --rebuild`"
-        )
-
-
-def vectors_differing(
-    db,  # type: ignore[no-untyped-def]
-    index: Any,
-    model: str,
-    sample: list[tuple[int, list[str]]],
-) -> tuple[int, int]:
-    """``(differing, compared)``: stored vectors of ``sample`` passages vs the cache.
-
-    Catches a vector file that is whole and unit-length but holds other vectors (copied
-    from another index, written by another model) — what no cheaper check can see.
-    Windows missing from the cache or the file are not compared (other checks count them).
-    """
-    cache = store.get_embeddings(db, model, [h for _, hs in sample for h in hs], index.d)
-    differing = compared = 0
-    for pid, hashes in sample:
-        for window, h in enumerate(hashes):
-            vid = vectors.vector_id(pid, window)
-            if h not in cache:
-                continue
-            try:
-                vec = index.reconstruct(int(vid))
-            except RuntimeError:  # id not in the file
-                continue
-            compared += 1
-            if not np.allclose(vec, cache[h], atol=VECTOR_TOLERANCE):
-                differing += 1
-    return differing, compared
 
 
 def _sample(items: list[int], n: int) -> list[int]:

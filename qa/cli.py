@@ -12,17 +12,20 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from qa import __version__, locations
 from qa.errors import ExitCode, QAError, UsageError
+from qa.models import DATE_FORMAT, FILTER_FIELDS, Filters, Hit, Mode
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 PLUGIN_GROUP = "qa.commands"
 
 
@@ -48,30 +51,37 @@ class QAGroup(click.Group):
 
 
 class UserError(click.ClickException):
-    """A QAError on its way out, keeping its exit code."""
-
-    def __init__(self, error: QAError) -> None:
-        super().__init__(str(error))
-        self.exit_code = int(error.exit_code)
+    """A QAError on its way out as one line on stderr; ``user_error`` gives its exit code."""
 
     def show(self, file: Any = None) -> None:
         click.echo(f"Error: {self.format_message()}", err=True)
 
 
-def user_errors(fn: F) -> F:
+@cache
+def _error_class(code: int) -> type[UserError]:
+    """A UserError whose exit code is ``code`` (click declares ``exit_code`` on the class)."""
+    return type(f"UserError{code}", (UserError,), {"exit_code": code})
+
+
+def user_error(error: QAError) -> UserError:
+    """The click exception that prints ``error`` and exits with its code."""
+    return _error_class(int(error.exit_code))(str(error))
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn ``QAError`` into a one-line message and its exit code."""
 
     @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except QAError as exc:
-            raise UserError(exc) from exc
+            raise user_error(exc) from exc
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def index_option(fn: F) -> F:
@@ -85,26 +95,18 @@ def index_option(fn: F) -> F:
 
 
 def filter_options(fn: F) -> F:
-    """The metadata filters shared by ``ask`` and ``eval``."""
-    for option in reversed(
-        [
-            click.option("--origin", help="Origin contains this (e.g. Moscow)."),
-            click.option("--since", metavar="YYYY-MM-DD", help="Documents dated on or after."),
-            click.option("--until", metavar="YYYY-MM-DD", help="Documents dated on or before."),
-            click.option("--classification", help="Classification starts with (e.g. SECRET)."),
-            click.option("--tag", help="Cable TAG (e.g. PREL)."),
-            click.option("--doc", "doc_id", help="Only this document (e.g. 07MOSCOW5292)."),
-        ]
-    ):
-        fn = option(fn)
+    """The metadata filters of ``ask``, one option per ``qa.models.FILTER_FIELDS`` entry."""
+    for field in reversed(FILTER_FIELDS):
+        metavar = DATE_FORMAT if field.is_date else None
+        fn = click.option(field.flag, field.name, metavar=metavar, help=field.help)(fn)
     return fn
 
 
 def mode_option(fn: F) -> F:
     return click.option(
         "--mode",
-        type=click.Choice(["hybrid", "dense", "lexical"]),
-        default="hybrid",
+        type=click.Choice([mode.value for mode in Mode]),
+        default=Mode.HYBRID.value,
         show_default=True,
         help="Dense (embeddings), lexical (BM25) or both fused.",
     )(fn)
@@ -222,7 +224,6 @@ def ask(
     """
     from qa.cli_output import answer_json, print_answer
     from qa.factory import open_searcher
-    from qa.models import Filters
 
     filters = Filters(**filter_values)
     searcher = open_searcher(index_dir)
@@ -274,20 +275,27 @@ def show(doc_id: str, paragraph: int | None, index_dir: Path | None, json_: bool
 @cli.command()
 @click.option("json_", "--json", is_flag=True, help="Print as JSON.")
 def paths(json_: bool) -> None:
-    """Show the corpus, index and model in effect (and their environment variables)."""
-    values = {
+    """Show the corpus, index and model in effect, and every PILCROW_* environment variable."""
+    values: dict[str, object] = {
         "corpus": str(locations.corpus_dir()),
         "index": str(locations.index_dir()),
         "database": str(locations.db_path(locations.index_dir())),
         "model": locations.model_name(),
     }
+    variables = {
+        v.name: {"value": locations.value_of(v), "default": v.default, "sets": v.description}
+        for v in locations.VARIABLES
+    }
     if json_:
-        click.echo(json.dumps(values))
+        click.echo(json.dumps({**values, "variables": variables}))
         return
-    env = {"corpus": "PILCROW_CORPUS", "index": "PILCROW_INDEX", "model": "PILCROW_MODEL"}
     for key, value in values.items():
-        suffix = f"  (${env[key]})" if key in env else ""
-        click.echo(f"{key:9} {value}{suffix}")
+        click.echo(f"{key:9} {value}")
+    click.echo("\nenvironment:")
+    width = max(len(name) for name in variables)
+    for name, info in variables.items():
+        shown = f"= {info['value']}" if info["value"] is not None else f"unset ({info['default']})"
+        click.echo(f"  {name:{width}}  {shown}  — {info['sets']}")
 
 
 @cli.command()
@@ -310,7 +318,7 @@ def audit(corpus_dir: Path | None, json_: bool) -> None:
 @click.argument("questions", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--mode",
-    type=click.Choice(["hybrid", "dense", "lexical", "all"]),
+    type=click.Choice([*(mode.value for mode in Mode), "all"]),
     default="all",
     show_default=True,
     help="Retrieval mode(s) to evaluate.",
@@ -337,19 +345,19 @@ def eval_(
     Metrics: Recall@1/5/10, MRR@10, nDCG@10, overall and per question kind.
     """
     from qa.cli_output import RichProgress, print_eval_table
-    from qa.evaluate import evaluate, load_eval_set, write_trec_run
+    from qa.evaluate import EVAL_ORDER, evaluate, load_eval_set, write_trec_run
     from qa.factory import index_beir, open_searcher
 
     evalset = load_eval_set(questions)
     if evalset.corpus is not None:
         index_dir = index_beir(evalset.corpus, progress=RichProgress())
     searcher = open_searcher(index_dir)
-    modes = ["dense", "lexical", "hybrid"] if mode == "all" else [mode]
+    modes = list(EVAL_ORDER) if mode == "all" else [Mode(mode)]
     progress = RichProgress()
     progress.start(len(evalset.questions) * len(modes), "questions")
 
-    def search(text: str, depth: int, m: str) -> list:  # type: ignore[type-arg]
-        return searcher.search(text, k=depth, mode=m, highlight=False)
+    def search(text: str, depth: int, m: Mode) -> list[Hit]:
+        return searcher.ask(text, k=depth, mode=m, highlight=False).hits
 
     results = evaluate(search, evalset, modes, k, on_question=lambda: progress.advance(1))
     progress.finish()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -25,27 +25,16 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from qa.indexer import IndexSummary
 from qa.models import Document, Passage
-from qa.retrieve import Answer
+from qa.text import reflow, terminal_safe
 
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]"
-)
+if TYPE_CHECKING:
+    from qa.evaluate import ModeResult
+    from qa.index import IndexSummary
+    from qa.models import Answer
 
 stdout = Console(highlight=False, markup=False, emoji=False, soft_wrap=not sys.stdout.isatty())
 stderr = Console(stderr=True, highlight=False, markup=False, emoji=False)
-
-
-def safe(text: str) -> str:
-    """Text with terminal escape sequences and control characters removed."""
-    return _CONTROL.sub("", text)
-
-
-def reflow(text: str) -> str:
-    """Join a cable's hard-wrapped lines; keep blank-line paragraph breaks."""
-    blocks = re.split(r"\n\s*\n", text)
-    return "\n\n".join(" ".join(block.split()) for block in blocks if block.strip())
 
 
 class RichProgress:
@@ -84,7 +73,7 @@ class RichProgress:
 
     def warn(self, message: str) -> None:
         # Exactly one line per warning, whatever the terminal width or a file name holds.
-        line = safe(message.replace("\n", "\\n"))
+        line = terminal_safe(message.replace("\n", "\\n"))
         stderr.print(Text(f"warning: {line}", style="yellow"), soft_wrap=True)
 
 
@@ -118,7 +107,7 @@ def answer_json(answer: Answer, took_ms: float) -> dict[str, object]:
 
 def print_answer(answer: Answer, took_ms: float) -> None:
     if not answer.hits:
-        stderr.print(f"No passage matches {safe(answer.question)!r}.")
+        stderr.print(f"No passage matches {terminal_safe(answer.question)!r}.")
         return
     if not answer.relevant:
         stderr.print(
@@ -132,9 +121,9 @@ def print_answer(answer: Answer, took_ms: float) -> None:
         header = Text()
         header.append(f"{hit.rank}. ", style="dim")
         header.append(hit.citation, style="bold cyan")
-        header.append(f"  {safe(hit.title)}", style="bold")
+        header.append(f"  {terminal_safe(hit.title)}", style="bold")
         meta = " · ".join(x for x in (hit.date[:10], hit.origin, hit.classification) if x)
-        header.append(f"\n   {safe(meta)}  score {hit.score:.3f}", style="dim")
+        header.append(f"\n   {terminal_safe(meta)}  score {hit.score:.3f}", style="dim")
         stdout.print(header)
         stdout.print(_passage_text(hit.text, hit.highlight), end="\n\n")
     stderr.print(Text(f"{len(answer.hits)} results in {took_ms:.0f} ms", style="dim"))
@@ -143,12 +132,12 @@ def print_answer(answer: Answer, took_ms: float) -> None:
 def _passage_text(text: str, highlight: tuple[int, int] | None) -> Text:
     """The passage reflowed, with the highlighted sentence in bold."""
     if highlight is None:
-        return Text("   " + reflow(safe(text)))
+        return Text("   " + reflow(terminal_safe(text)))
     start, end = highlight
     out = Text("   ")
-    out.append(reflow(safe(text[:start])) + " " if start else "")
-    out.append(reflow(safe(text[start:end])), style="bold yellow")
-    rest = reflow(safe(text[end:]))
+    out.append(reflow(terminal_safe(text[:start])) + " " if start else "")
+    out.append(reflow(terminal_safe(text[start:end])), style="bold yellow")
+    rest = reflow(terminal_safe(text[end:]))
     out.append(" " + rest if rest else "")
     return out
 
@@ -178,22 +167,22 @@ def print_document(doc: Document, passages: Sequence[Passage], as_json: bool) ->
         }
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
         return
-    head = Text(safe(doc.doc_id), style="bold cyan")
-    head.append(f"  {safe(doc.title)}", style="bold")
+    head = Text(terminal_safe(doc.doc_id), style="bold cyan")
+    head.append(f"  {terminal_safe(doc.title)}", style="bold")
     meta = " · ".join(
         x for x in (doc.date, doc.origin, doc.classification, " ".join(doc.tags)) if x
     )
-    head.append(f"\n{safe(meta)}\n", style="dim")
+    head.append(f"\n{terminal_safe(meta)}\n", style="dim")
     stdout.print(head)
     for p in passages:
         label = Text(p.label, style="bold cyan")
         if p.heading:
-            label.append(f"  {safe(p.heading)}", style="italic")
+            label.append(f"  {terminal_safe(p.heading)}", style="italic")
         stdout.print(label)
-        stdout.print(Text(reflow(safe(p.text))), end="\n\n")
+        stdout.print(Text(reflow(terminal_safe(p.text))), end="\n\n")
 
 
-def print_eval_table(name: str, questions: int, results: dict) -> None:  # type: ignore[type-arg]
+def print_eval_table(name: str, questions: int, results: dict[str, ModeResult]) -> None:
     """One row per mode and question kind, metrics as columns."""
     from rich.table import Table
 

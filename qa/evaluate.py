@@ -12,14 +12,15 @@ import csv
 import hashlib
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.errors import UsageError
-from qa.models import DocKind, Document, Hit, Passage
+from qa.models import DocKind, Document, Hit, Mode, Passage
 
 METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+EVAL_ORDER = (Mode.DENSE, Mode.LEXICAL, Mode.HYBRID)  # how `qa eval --mode all` runs them
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,12 @@ class BeirSource:
         self.item = item
         self.key = str(item["_id"])
 
+    def stat_key(self) -> str:
+        return ""  # no cheap fingerprint: every run hashes the entry
+
+    def read_stat(self) -> str:
+        return ""
+
     def digest(self) -> str:
         raw = f"{self.item.get('title', '')}\n{self.item.get('text', '')}"
         return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).hexdigest()
@@ -139,17 +146,13 @@ def beir_sources(corpus: Path) -> Iterator[BeirSource]:
 
 
 def evaluate(
-    search: Callable[[str, int, str], list[Hit]],
+    search: Callable[[str, int, Mode], list[Hit]],
     evalset: EvalSet,
-    modes: list[str],
+    modes: Sequence[Mode],
     k: int = 10,
     on_question: Callable[[], None] | None = None,
 ) -> dict[str, ModeResult]:
-    """Run every question in every mode and score the runs with ranx."""
-    from ranx import Qrels, Run
-    from ranx import evaluate as ranx_evaluate
-
-    qrels = Qrels(evalset.qrels)
+    """Run every question in every mode and score the runs with ranx; keyed by mode name."""
     results: dict[str, ModeResult] = {}
     for mode in modes:
         run: dict[str, dict[str, float]] = {}
@@ -162,23 +165,29 @@ def evaluate(
             run[question.qid] = scored or {"__none__": 0.0}
             if on_question:
                 on_question()
-        overall = _scores(ranx_evaluate, qrels, Run(run), evalset.qrels, run)
-        by_kind: dict[str, dict[str, float]] = {}
-        for kind in sorted({q.kind for q in evalset.questions}):
-            ids = {q.qid for q in evalset.questions if q.kind == kind}
-            sub_run = {qid: r for qid, r in run.items() if qid in ids}
-            sub_qrels = {qid: r for qid, r in evalset.qrels.items() if qid in ids}
-            by_kind[kind] = _scores(
-                ranx_evaluate, Qrels(sub_qrels), Run(sub_run), sub_qrels, sub_run
-            )
-        results[mode] = ModeResult(overall, by_kind, run)
+        results[mode.value] = ModeResult(_scores(evalset.qrels, run), _by_kind(evalset, run), run)
     return results
 
 
-def _scores(ranx_evaluate, qrels, run, raw_qrels, raw_run) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _by_kind(evalset: EvalSet, run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The metrics over each kind of question alone."""
+    by_kind: dict[str, dict[str, float]] = {}
+    for kind in sorted({q.kind for q in evalset.questions}):
+        ids = {q.qid for q in evalset.questions if q.kind == kind}
+        sub_run = {qid: r for qid, r in run.items() if qid in ids}
+        sub_qrels = {qid: r for qid, r in evalset.qrels.items() if qid in ids}
+        by_kind[kind] = _scores(sub_qrels, sub_run)
+    return by_kind
+
+
+def _scores(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
+    """METRICS of ``run`` against ``qrels``, rounded to four places."""
+    from ranx import Qrels, Run
+    from ranx import evaluate as ranx_evaluate
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's uint64 cast notices inside ranx
-        values = ranx_evaluate(qrels, run, list(METRICS), make_comparable=True)
+        values = ranx_evaluate(Qrels(qrels), Run(run), list(METRICS), make_comparable=True)
     return {metric: round(float(values[metric]), 4) for metric in METRICS}
 
 

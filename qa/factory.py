@@ -11,8 +11,8 @@ from pathlib import Path
 
 from qa import locations
 from qa.embed import Embedder, canonical_model_name, load_embedder
-from qa.indexer import IndexSummary, Progress, update_index
-from qa.retrieve import Searcher
+from qa.index import IndexSummary, Progress, RunOptions, index_sources, update_index
+from qa.search.searcher import Searcher
 
 _models: dict[str, Embedder] = {}
 _models_lock = threading.Lock()
@@ -41,15 +41,13 @@ def build_index(
     wait: bool = False,
     progress: Progress | None = None,
 ) -> IndexSummary:
-    """Index ``corpus_dir`` into ``index_dir`` incrementally (see ``qa.indexer``)."""
+    """Index ``corpus_dir`` into ``index_dir`` incrementally (see ``qa.index``)."""
     return update_index(
         corpus_dir or locations.corpus_dir(),
         index_dir or locations.index_dir(),
         model or locations.model_name(),
         shared_embedder,
-        rebuild=rebuild,
-        wait=wait,
-        progress=progress,
+        RunOptions(rebuild=rebuild, wait=wait, progress=progress),
     )
 
 
@@ -58,7 +56,6 @@ def index_beir(corpus_jsonl: Path, *, progress: Progress | None = None) -> Path:
     import hashlib
 
     from qa.evaluate import beir_sources
-    from qa.indexer import index_sources
 
     resolved = corpus_jsonl.resolve()
     tag = hashlib.blake2b(str(resolved).encode(), digest_size=4).hexdigest()
@@ -68,6 +65,6 @@ def index_beir(corpus_jsonl: Path, *, progress: Progress | None = None) -> Path:
         index,
         locations.model_name(),
         shared_embedder,
-        progress=progress,
+        RunOptions(progress=progress),
     )
     return index

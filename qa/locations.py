@@ -1,13 +1,16 @@
-"""Every path the tool uses, in one place, each with an environment override.
+"""Every path and every ``PILCROW_*`` environment variable the tool reads, in one place.
 
 Defaults are relative to the current directory (``./corpus``, ``./index``) because the
 tool is run from a checkout; ``PILCROW_CORPUS``, ``PILCROW_INDEX`` and ``PILCROW_MODEL``
-override them, and ``qa paths`` prints what is in effect.
+override them, and ``qa paths`` prints what is in effect. ``VARIABLES`` lists each
+variable with what it sets and what applies without it, so that the docs and
+``qa paths`` can show them all from one list.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -15,22 +18,82 @@ DB_FILENAME = "pilcrow.sqlite"
 LOCK_FILENAME = "index.lock"
 
 
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One ``PILCROW_*`` environment variable: its name, what it sets, its default."""
+
+    name: str
+    description: str
+    default: str
+
+
+CORPUS = Variable("PILCROW_CORPUS", "corpus folder", "corpus")
+INDEX = Variable("PILCROW_INDEX", "index folder", "index")
+MODEL = Variable("PILCROW_MODEL", "embedding model (name or folder)", DEFAULT_MODEL)
+EVAL_CACHE = Variable(
+    "PILCROW_EVAL_CACHE", "indexes `qa eval` builds of BEIR corpora", ".cache/eval"
+)
+EMBED_BACKEND = Variable(
+    "PILCROW_EMBED_BACKEND", "embedding backend: onnx, onnx-int8 or torch", "onnx"
+)
+THREADS = Variable("PILCROW_THREADS", "threads for one model call", "every core")
+ONNX_CACHE = Variable(
+    "PILCROW_ONNX_CACHE",
+    "exported ONNX models",
+    "$XDG_CACHE_HOME/pilcrow/onnx or ~/.cache/pilcrow/onnx",
+)
+DEFAULT_GENERATION_PASSAGES = 100_000
+GENERATION_PASSAGES = Variable(
+    "PILCROW_GENERATION_PASSAGES",
+    "passages per commit of a big `qa index` run",
+    str(DEFAULT_GENERATION_PASSAGES),
+)
+DEFAULT_EMBED_BATCH = 512
+EMBED_BATCH = Variable(
+    "PILCROW_EMBED_BATCH",
+    "embeddings committed to the cache per transaction",
+    str(DEFAULT_EMBED_BATCH),
+)
+TEST_KILL_AT = Variable(
+    "PILCROW_TEST_KILL_AT", "crash tests: stop `qa index` at point:n[:stop],...", "off"
+)
+
+VARIABLES: tuple[Variable, ...] = (
+    CORPUS,
+    INDEX,
+    MODEL,
+    EVAL_CACHE,
+    EMBED_BACKEND,
+    THREADS,
+    ONNX_CACHE,
+    GENERATION_PASSAGES,
+    EMBED_BATCH,
+    TEST_KILL_AT,
+)
+
+
+def value_of(variable: Variable) -> str | None:
+    """What the environment sets ``variable`` to, or None when it is unset (``qa paths``)."""
+    return os.environ.get(variable.name)
+
+
 def corpus_dir() -> Path:
     """The corpus folder: ``$PILCROW_CORPUS`` or ``./corpus``."""
-    return Path(os.environ.get("PILCROW_CORPUS", "corpus"))
+    return Path(os.environ.get(CORPUS.name, CORPUS.default))
 
 
 def index_dir() -> Path:
     """The index folder: ``$PILCROW_INDEX`` or ``./index``."""
-    return Path(os.environ.get("PILCROW_INDEX", "index"))
+    return Path(os.environ.get(INDEX.name, INDEX.default))
 
 
 def model_name() -> str:
     """The embedding model: ``$PILCROW_MODEL`` or the packaged all-MiniLM-L6-v2."""
-    return os.environ.get("PILCROW_MODEL", DEFAULT_MODEL)
+    return os.environ.get(MODEL.name, MODEL.default)
 
 
 def db_path(index: Path) -> Path:
+    """The index's SQLite database, the source of truth for every citation."""
     return index / DB_FILENAME
 
 
@@ -40,9 +103,58 @@ def vectors_path(index: Path, generation: int) -> Path:
 
 
 def lock_path(index: Path) -> Path:
+    """The file a writer holds locked, so that two ``qa index`` runs never interleave."""
     return index / LOCK_FILENAME
 
 
 def eval_cache_dir() -> Path:
-    """Where ``qa eval`` keeps indexes of BEIR corpora: ``$PILCROW_EVAL_CACHE`` or ``./.cache``."""
-    return Path(os.environ.get("PILCROW_EVAL_CACHE", ".cache/eval"))
+    """Where ``qa eval`` keeps indexes of BEIR corpora: ``$PILCROW_EVAL_CACHE``, else
+    ``./.cache/eval``."""
+    return Path(os.environ.get(EVAL_CACHE.name, EVAL_CACHE.default))
+
+
+def embed_backend() -> str:
+    """``$PILCROW_EMBED_BACKEND`` as given (trimmed, lower case), default ``onnx``.
+
+    ``qa.embed.backend_name`` checks it against the backends there are.
+    """
+    return os.environ.get(EMBED_BACKEND.name, EMBED_BACKEND.default).strip().lower()
+
+
+def embed_threads() -> int:
+    """Threads for one model call: ``$PILCROW_THREADS`` or every core."""
+    try:
+        return max(1, int(os.environ.get(THREADS.name) or os.cpu_count() or 1))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
+def onnx_cache_dir() -> Path:
+    """Where exported ONNX models are kept: ``$PILCROW_ONNX_CACHE`` or the user cache."""
+    if os.environ.get(ONNX_CACHE.name):
+        return Path(os.environ[ONNX_CACHE.name])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pilcrow" / "onnx"
+
+
+def generation_passages() -> int:
+    """Passages per commit of a big update: ``$PILCROW_GENERATION_PASSAGES`` or 100,000."""
+    return _positive(GENERATION_PASSAGES, DEFAULT_GENERATION_PASSAGES)
+
+
+def embed_batch_size() -> int:
+    """Texts per cache commit: ``$PILCROW_EMBED_BATCH`` (tests make it small) or 512."""
+    return _positive(EMBED_BATCH, DEFAULT_EMBED_BATCH)
+
+
+def kill_points() -> str:
+    """``$PILCROW_TEST_KILL_AT`` as given ('' when unset): see ``qa.index.hooks``."""
+    return os.environ.get(TEST_KILL_AT.name, "")
+
+
+def _positive(variable: Variable, default: int) -> int:
+    """The variable as a whole number of at least 1; ``default`` when unset or not a number."""
+    try:
+        return max(1, int(os.environ.get(variable.name, default)))
+    except ValueError:
+        return default

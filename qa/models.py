@@ -1,4 +1,7 @@
-"""The data model every other module speaks: documents, passages, search hits.
+"""The data model every other module speaks: documents, passages, search modes, filters, hits.
+
+Plain types, no heavy imports: the CLI, the TUI and the core all name things
+with these types, and the TUI imports them before its first paint.
 
 A *document* is one source file (a cable or an article). A *passage* is one citable
 paragraph of it. The citation users quote is ``f"{doc_id} {label}"``, e.g.
@@ -17,6 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported by whoever builds the arrays, not by the vocabulary
+    import numpy as np
 
 
 class DocKind(StrEnum):
@@ -71,8 +78,113 @@ class Document:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredPassage:
+    """A passage row ready to insert: the parsed passage plus what indexing derived."""
+
+    passage: Passage
+    text_hash: str
+    search_text: str
+    context: str
+    view_hashes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceVectors:
+    """The highlightable sentences of one passage: spans into its text, unit vectors."""
+
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray  # float32, one row per span
+
+
+class Mode(StrEnum):
+    """How a question is searched; the order is the one the CLI and the TUI offer."""
+
+    HYBRID = "hybrid"  # both, fused (the default)
+    DENSE = "dense"  # embeddings
+    LEXICAL = "lexical"  # BM25
+
+
+DATE_FORMAT = "YYYY-MM-DD"
+
+
+@dataclass(frozen=True, slots=True)
+class FilterField:
+    """One metadata filter as every front end names it.
+
+    The CLI's options, the TUI's settings line and its filters screen are all generated
+    from ``FILTER_FIELDS``, so a filter is added (or renamed) here and nowhere else but in
+    ``Filters`` and the store's filter SQL.
+    """
+
+    name: str  # the ``Filters`` attribute (and the CLI option's parameter)
+    flag: str  # the CLI option: ``--doc``
+    label: str  # the TUI settings line: ``doc 07MOSCOW5292``
+    prompt: str  # the TUI filters screen: ``Only document``
+    help: str  # the CLI option's help text
+    placeholder: str  # the TUI filters screen's example value
+    is_date: bool = False  # YYYY[-MM[-DD]], compared as text
+
+
+FILTER_FIELDS = (
+    FilterField(
+        name="origin",
+        flag="--origin",
+        label="origin",
+        prompt="Origin contains",
+        help="Origin contains this (e.g. Moscow).",
+        placeholder="Embassy Moscow",
+    ),
+    FilterField(
+        name="since",
+        flag="--since",
+        label="since",
+        prompt="Dated on or after",
+        help="Documents dated on or after.",
+        placeholder=DATE_FORMAT,
+        is_date=True,
+    ),
+    FilterField(
+        name="until",
+        flag="--until",
+        label="until",
+        prompt="Dated on or before",
+        help="Documents dated on or before.",
+        placeholder=DATE_FORMAT,
+        is_date=True,
+    ),
+    FilterField(
+        name="classification",
+        flag="--classification",
+        label="class",
+        prompt="Classification starts with",
+        help="Classification starts with (e.g. SECRET).",
+        placeholder="SECRET",
+    ),
+    FilterField(
+        name="tag",
+        flag="--tag",
+        label="tag",
+        prompt="Cable TAG",
+        help="Cable TAG (e.g. PREL).",
+        placeholder="PREL",
+    ),
+    FilterField(
+        name="doc_id",
+        flag="--doc",
+        label="doc",
+        prompt="Only document",
+        help="Only this document (e.g. 07MOSCOW5292).",
+        placeholder="07MOSCOW5292",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Filters:
-    """Metadata restrictions applied *before* ranking, so k results still come back."""
+    """Metadata restrictions applied *before* ranking, so k results still come back.
+
+    One attribute per ``FILTER_FIELDS`` entry, in the same order (a test holds them equal).
+    """
 
     origin: str | None = None
     since: str | None = None
@@ -81,10 +193,12 @@ class Filters:
     tag: str | None = None
     doc_id: str | None = None
 
+    def active(self) -> list[tuple[FilterField, str]]:
+        """The filters that are set, with their values, in ``FILTER_FIELDS`` order."""
+        return [(f, value) for f in FILTER_FIELDS if (value := getattr(self, f.name))]
+
     def is_empty(self) -> bool:
-        return not any(
-            (self.origin, self.since, self.until, self.classification, self.tag, self.doc_id)
-        )
+        return not any(getattr(self, f.name) for f in FILTER_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +245,28 @@ class Hit:
             "source": self.source,
             "highlight": list(self.highlight) if self.highlight else None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Ranked hits plus the evidence for "nothing relevant": the best dense similarity.
+
+    ``question`` is the question as searched (normalised); ``best_similarity`` is NaN when
+    a lexical search ran without the model (no evidence either way).
+    """
+
+    question: str
+    hits: list[Hit]
+    best_similarity: float
+    relevant: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    """What the status line and ``qa paths`` show about an index."""
+
+    documents: int
+    passages: int
+    model: str
+    generation: int
+    updated_at: str

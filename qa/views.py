@@ -88,13 +88,8 @@ def view_prefix(title: str, heading: str) -> str:
     return prefix
 
 
-def embed_views(doc: Document, passage: Passage, search_text: str) -> list[str]:
-    """The texts embedded for one passage: subject as context, then a window of text."""
-    return views_of(doc.title, passage.heading, search_text)
-
-
 def views_of(title: str, heading: str, search_text: str) -> list[str]:
-    """``embed_views`` from stored fields.
+    """The texts embedded for one passage: subject as context, then a window of text.
 
     Layout (sentences.py relies on it): ``"<prefix>: "`` then the window's words of
     ``search_text.split()`` joined by single spaces; no prefix, no separator.

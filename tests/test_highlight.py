@@ -12,11 +12,11 @@ import pytest
 from qa import store
 from qa.embed import Embedder, SpanEmbedder
 from qa.factory import shared_embedder
-from qa.indexer import update_index
+from qa.highlight import highlight_spans, view_ranges
+from qa.index import RunOptions, update_index
 from qa.ingest import parse_file
 from qa.locations import db_path, model_name
-from qa.retrieve import Searcher
-from qa.sentences import highlight_spans, view_ranges
+from qa.search.searcher import Searcher
 from qa.views import clean, view_prefix, views_of
 from tests.conftest import cable_path
 
@@ -47,7 +47,7 @@ def top_highlight(index: Path, embedder: Embedder) -> tuple[str, str]:
     """``(citation, highlighted text)`` of the top hit for the judges question."""
     searcher = Searcher(index, loader(embedder))
     try:
-        hit = searcher.search(JUDGES, k=5)[0]
+        hit = searcher.ask(JUDGES, k=5).hits[0]
     finally:
         searcher.close()
     assert hit.highlight is not None
@@ -190,7 +190,7 @@ def test_rebuild_of_an_index_without_sentence_flag_runs_each_view_once(tmp_path:
     leaving.unlink()
     counting = CountingSpanEmbedder(shared_embedder(model_name()))
     assert isinstance(counting, SpanEmbedder)
-    summary = update_index(corpus, index, model_name(), loader(counting), rebuild=True)
+    summary = update_index(corpus, index, model_name(), loader(counting), RunOptions(rebuild=True))
     with sqlite3.connect(db_path(index)) as raw:
         views = {h for (hs,) in raw.execute("SELECT view_hashes FROM passages") for h in hs.split()}
     assert summary.sentences_embedded > 10
@@ -225,7 +225,7 @@ def test_switching_to_a_pooling_backend_backfills_sentence_vectors(  # type: ign
 def test_known_near_tie_how_many_judges(judges_index: Path) -> None:
     searcher = Searcher(judges_index, shared_embedder)
     try:
-        hit = searcher.search("How many judges receive police protection in Israel?", k=1)[0]
+        hit = searcher.ask("How many judges receive police protection in Israel?", k=1).hits[0]
     finally:
         searcher.close()
     assert hit.highlight is not None

@@ -2,7 +2,7 @@
 
 Hand-picked nasties (empty, whitespace, 100 KB, control characters and terminal escapes,
 FTS5 operators, unbalanced quotes and brackets, SQL, every kind of Unicode) and
-hypothesis-generated text go through ``Searcher.search`` in every mode and through
+hypothesis-generated text go through ``Searcher.ask`` in every mode and through
 `qa ask --json`: the only error allowed is the usage error for an empty question, and
 every hit must be a stored passage shown with its stored text.
 """
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from qa.cli import cli
 from qa.errors import UsageError
 from qa.factory import open_searcher
-from qa.retrieve import Searcher
+from qa.search.searcher import Searcher
 from tests.test_reliability_crash import snapshot
 
 HOSTILE = [
@@ -92,7 +92,7 @@ def _strict_json(text: str) -> object:
 
 def _assert_answer(searcher: Searcher, stored: dict[str, str], question: str, mode: str) -> None:
     try:
-        hits = searcher.search(question, k=5, mode=mode)
+        hits = searcher.ask(question, k=5, mode=mode).hits
     except UsageError as exc:
         assert not question.split(), f"usage error for a real question: {exc}"
         assert "empty" in str(exc)

@@ -10,14 +10,14 @@ import pytest
 from qa import store
 from qa.errors import IndexBusyError
 from qa.factory import build_index, open_searcher
-from qa.indexer import write_lock
+from qa.index import write_lock
 from qa.locations import db_path
 
 
 def _vector_count(index: Path) -> int:
     searcher = open_searcher(index)
     try:
-        return int(searcher._vectors.ntotal)
+        return searcher.vectors.count
     finally:
         searcher.close()
 
@@ -26,10 +26,10 @@ def test_seed_index_contents(seed_index: Path) -> None:
     db = store.connect(db_path(seed_index), readonly=True)
     assert store.counts(db) == (2, 17)  # 07MOSCOW5292: header + 7; article: title + 8
     manifest = store.read_manifest(db)
-    assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert manifest["dim"] == "384"
-    assert manifest["generation"] == "1"
-    assert int(manifest["vector_count"]) == _vector_count(seed_index)
+    assert manifest.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest.dim == 384
+    assert manifest.generation == 1
+    assert manifest.vector_count == _vector_count(seed_index)
 
 
 def test_noop_reindex_embeds_nothing_and_keeps_generation(seed_index: Path, fresh_copy) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +60,7 @@ def test_touching_one_cable_reembeds_only_its_changed_passage(
     assert _vector_count(index) == before
 
     searcher = open_searcher(index)
-    hits = searcher.search("Kazakhstan damages Proton rocket accident", k=3, mode="lexical")
+    hits = searcher.ask("Kazakhstan damages Proton rocket accident", k=3, mode="lexical").hits
     assert hits[0].citation == "07MOSCOW5292 ¶3"
     assert "$61 million" in hits[0].text
     searcher.close()
@@ -77,9 +77,9 @@ def test_deleted_document_disappears_from_search(
     summary = build_index(corpus, index)
     assert (summary.removed, summary.unchanged, summary.documents) == (1, 1, 1)
     searcher = open_searcher(index)
-    hits = searcher.search("Proton rocket damages Kazakhstan", k=5)
+    hits = searcher.ask("Proton rocket damages Kazakhstan", k=5).hits
     assert hits and all(h.doc_id == "china-finds-eager-space-partners" for h in hits)
-    assert searcher._vectors.ntotal == 9
+    assert searcher.vectors.count == 9
     searcher.close()
 
 
@@ -95,7 +95,7 @@ def test_bad_file_is_skipped_and_nothing_indexed_is_lost(seed_index: Path, fresh
     assert any("07MOSCOW5292.txt" in w for w in summary.warnings)
     assert any("empty.txt" in w for w in summary.warnings)
     searcher = open_searcher(index)
-    assert searcher.search("Proton rocket damages", k=1, mode="lexical")[0].citation == (
+    assert searcher.ask("Proton rocket damages", k=1, mode="lexical").hits[0].citation == (
         "07MOSCOW5292 ¶3"
     )
     searcher.close()
@@ -153,7 +153,7 @@ def test_noop_reindex_reads_no_file_whose_stat_is_unchanged(
     assert cable.stat().st_size == stat.st_size
     edited = build_index(corpus, index)
     assert (edited.files_read, edited.changed, edited.generation) == (1, 1, 2)
-    hits = open_searcher(index).search("Kazakhstan damages Proton", k=1, mode="lexical")
+    hits = open_searcher(index).ask("Kazakhstan damages Proton", k=1, mode="lexical").hits
     assert "$70 million" in hits[0].text
 
 
@@ -169,7 +169,7 @@ def test_noop_reindex_still_repairs_a_rewritten_vector_file(seed_index: Path, fr
     path.write_bytes(bytes(data))
     summary = build_index(SEEDS, index)
     assert summary.repaired and summary.generation == 2
-    assert open_searcher(index).search("Proton rocket damages", k=1)[0].citation == (
+    assert open_searcher(index).ask("Proton rocket damages", k=1).hits[0].citation == (
         "07MOSCOW5292 ¶3"
     )
 

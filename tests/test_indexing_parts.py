@@ -12,6 +12,7 @@ import pytest
 
 from qa.check import check_index
 from qa.factory import build_index, open_searcher
+from qa.store import Manifest
 from tests.test_reliability_crash import snapshot
 
 QUESTION = "How many Israeli judges are under 24-hour police guard?"
@@ -40,7 +41,7 @@ def run_index(
 def top(index: Path) -> tuple[str, tuple[int, int] | None]:
     searcher = open_searcher(index)
     try:
-        hit = searcher.search(QUESTION, k=1)[0]
+        hit = searcher.ask(QUESTION, k=1).hits[0]
     finally:
         searcher.close()
     return hit.citation, hit.highlight
@@ -79,7 +80,7 @@ def test_killed_build_in_parts_keeps_its_parts_and_finishes(
     assert final is not None and final.content() == whole.content()
 
 
-def manifest_of(index: Path) -> dict[str, str]:
+def manifest_of(index: Path) -> Manifest:
     from qa import store
     from qa.locations import db_path
 
@@ -104,7 +105,7 @@ def test_rename_committed_in_an_early_part(  # type: ignore[no-untyped-def]
     one_shot = build_index(corpus, tmp_path / "one-shot")
     parts, whole = snapshot(index), snapshot(tmp_path / "one-shot")
     assert parts is not None and whole is not None and parts.content() == whole.content()
-    assert manifest_of(index)["lexicon_passages"] == str(one_shot.passages)
+    assert manifest_of(index).lexicon_passages == one_shot.passages
 
 
 def test_killed_reparse_in_parts_reparses_the_rest(  # type: ignore[no-untyped-def]
@@ -119,10 +120,10 @@ def test_killed_reparse_in_parts_reparses_the_rest(  # type: ignore[no-untyped-d
         raw.execute("UPDATE manifest SET value = '0-old' WHERE key = 'chunker'")
     killed = run_index(cables_corpus, index, kill_at="committed:1")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert manifest_of(index)["chunker"] == "0-old"  # the re-parse is not done yet
+    assert manifest_of(index).chunker == "0-old"  # the re-parse is not done yet
     rerun = run_index(cables_corpus, index, "--json")
     assert rerun.returncode == 0, rerun.stderr
     assert "re-parsing" in rerun.stdout
-    assert manifest_of(index)["chunker"] != "0-old"
+    assert manifest_of(index).chunker != "0-old"
     final, whole = snapshot(index), snapshot(one_shot)
     assert final is not None and whole is not None and final.content() == whole.content()

@@ -1,7 +1,7 @@
 """Crash safety and concurrency of a real `qa index`, proven by killing and stopping it.
 
 Every trial runs `python -m qa index` as a subprocess and sends it SIGKILL at a named
-point of the run (``PILCROW_TEST_KILL_AT``, see ``qa.indexer.checkpoint``): during a
+point of the run (``PILCROW_TEST_KILL_AT``, see ``qa.index.hooks.checkpoint``): during a
 first build, an incremental update and a ``--rebuild``. After each kill the index must
 open, `qa index --check` must pass, the index must hold exactly the whole old corpus or
 the whole new one (documents and passage texts compared with clean builds of each),
@@ -80,7 +80,7 @@ def snapshot(index: Path) -> Snapshot | None:
         return None
     try:
         manifest = store.read_manifest(db)
-        if not manifest.get("generation"):
+        if not manifest.generation:
             return None
         docs = frozenset(
             (r["doc_id"], r["source"], r["file_hash"])
@@ -95,7 +95,7 @@ def snapshot(index: Path) -> Snapshot | None:
                 )
             )
         )
-        return Snapshot(int(manifest["generation"]), docs, passages)
+        return Snapshot(manifest.generation, docs, passages)
     finally:
         db.close()
 
@@ -149,9 +149,9 @@ def top_results(index: Path) -> list[object]:
     try:
         out: list[object] = []
         for question in QUESTIONS:
-            out.append(searcher.search(question, k=1, highlight=False)[0].citation)
+            out.append(searcher.ask(question, k=1, highlight=False).hits[0].citation)
             for mode in ("dense", "lexical"):
-                hits = searcher.search(question, k=10, mode=mode, highlight=False)
+                hits = searcher.ask(question, k=10, mode=mode, highlight=False).hits
                 groups: list[tuple[float, set[str]]] = []
                 for hit in hits:
                     if groups and abs(groups[-1][0] - hit.score) <= 1e-6 * max(1, hit.score):
@@ -518,7 +518,7 @@ def test_readers_see_one_whole_generation_while_an_update_runs(
     def ask_all(expected: dict[str, str] | None, generation: int | None, key: str) -> None:
         """Ask every question; ``expected`` None: the old or the new text, either is fine."""
         for question in QUESTIONS:
-            hits = long_lived.search(question, k=5, highlight=False)
+            hits = long_lived.ask(question, k=5, highlight=False).hits
             assert hits
             for hit in hits:
                 if expected is not None:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.pilot import Pilot
 from textual.widget import Widget
 
@@ -20,6 +22,7 @@ from tui.screens.chat import ChatScreen
 from tui.screens.export import ExportScreen
 from tui.screens.filters import FiltersScreen
 from tui.screens.help import KEYS, HelpScreen
+from tui.state import IndexState, ModelState
 from tui.widgets.empty import EmptyState
 from tui.widgets.question import QuestionInput
 from tui.widgets.settings_bar import SettingsBar
@@ -70,7 +73,13 @@ async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float
 
 
 async def wait_ready(pilot: Pilot) -> None:
-    await wait_until(pilot, lambda: pilot.app.chat.model_state in ("ready", "no-index"))
+    """Wait until the model is ready, or it is clear that there is no index."""
+
+    def ready() -> bool:
+        lifecycle = pilot.app.chat.lifecycle
+        return lifecycle.model is ModelState.READY or lifecycle.index is IndexState.MISSING
+
+    await wait_until(pilot, ready)
 
 
 async def ask(pilot: Pilot, question: str, *, type_it: bool = False) -> TurnView:
@@ -84,7 +93,7 @@ async def ask(pilot: Pilot, question: str, *, type_it: bool = False) -> TurnView
         box.value = question
     await pilot.press("enter")
     turn = app.chat.conversation.turns[-1]
-    await wait_until(pilot, lambda: not turn.pending and app.chat._search is None)
+    await wait_until(pilot, lambda: not turn.pending and not app.chat.searching)
     view = app.query_one(Transcript).turn_view(turn.id)
     assert view is not None
     return view
@@ -108,6 +117,26 @@ def cards(app: PilcrowApp) -> list[ResultCard]:
     return list(app.query(ResultCard))
 
 
+class NotifiedApp(PilcrowApp):
+    """The app, keeping the text of every notification (through the public ``notify``)."""
+
+    def __init__(self, index_dir: Path) -> None:
+        super().__init__(index_dir)
+        self.notified: list[str] = []
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        self.notified.append(message)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+
 # -- asking ---------------------------------------------------------------------------
 
 
@@ -115,7 +144,9 @@ async def test_first_card_cites_the_damages_paragraph(seed_index: Path) -> None:
     app = PilcrowApp(seed_index)
     async with app.run_test(size=(120, 40)) as pilot:
         status = app.query_one(StatusBar)
-        assert status.state in ("opening", "loading", "ready")  # first frame: no waiting
+        first_frame = status.lifecycle  # no waiting: neither missing nor failed
+        assert first_frame.index in (IndexState.OPENING, IndexState.OPEN)
+        assert first_frame.model is not ModelState.FAILED
         view = await ask(pilot, KAZAKH_DAMAGES, type_it=True)
         first = view.cards[0]
         assert first.citation == "07MOSCOW5292 ¶3"
@@ -125,7 +156,7 @@ async def test_first_card_cites_the_damages_paragraph(seed_index: Path) -> None:
         assert "Embassy Moscow" in shown and "2007-11-07" in shown and "score" in shown
         assert "60 million" in shown
         assert app.query_one(Transcript).selected is first
-        assert status.state == "ready" and status.info is not None
+        assert status.lifecycle.model is ModelState.READY and status.info is not None
         assert status.info.documents == 2
         assert "2 documents" in text_of(status.query_one("#index-summary"))
 
@@ -348,7 +379,7 @@ async def test_empty_state_names_the_command_and_builds_the_index(
     app = PilcrowApp(Path("index"), Path("corpus"))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
-        assert app.chat.model_state == "no-index"
+        assert app.chat.lifecycle.index is IndexState.MISSING
         empty = app.query_one(EmptyState)
         assert empty.display
         assert "qa index --corpus corpus --index index" in text_of(
@@ -356,7 +387,7 @@ async def test_empty_state_names_the_command_and_builds_the_index(
         )
         await ask_without_index(pilot)
         await pilot.press("f5")
-        await wait_until(pilot, lambda: app.chat.model_state == "ready", timeout=120)
+        await wait_until(pilot, lambda: app.chat.lifecycle.model is ModelState.READY, timeout=120)
         assert not empty.display
         view = await ask(pilot, KAZAKH_DAMAGES)
         assert view.cards[0].citation == "07MOSCOW5292 ¶3"
@@ -389,7 +420,7 @@ async def test_failed_search_shows_a_message_not_a_traceback(
     seed_index: Path, fresh_copy: Callable[[Path, str], Path]
 ) -> None:
     index = fresh_copy(seed_index, "index")
-    app = PilcrowApp(index)
+    app = NotifiedApp(index)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await wait_ready(pilot)
         with sqlite3.connect(index / "pilcrow.sqlite") as db:  # point at a missing generation
@@ -397,7 +428,7 @@ async def test_failed_search_shows_a_message_not_a_traceback(
         view = await ask(pilot, KAZAKH_DAMAGES)
         assert view.turn.error and "vectors-000099" in view.turn.error
         assert "No answer:" in text_of(view.query_one(".note"))
-        assert any("vectors-000099" in n.message for n in app._notifications)
+        assert any("vectors-000099" in message for message in app.notified)
         assert app.is_running
 
 
@@ -416,9 +447,8 @@ async def test_help_lists_every_key_and_theme_switches(seed_index: Path) -> None
         await pilot.press("f2")
         assert app.theme == "textual-dark"
     documented = " ".join(key for key, _ in KEYS)
-    for binding in [*ChatScreen.BINDINGS, *PilcrowApp.BINDINGS]:
-        for key in binding.key.split(","):  # type: ignore[union-attr]
-            assert key in documented, f"{key} is not in the help screen"
+    for binding in Binding.make_bindings([*ChatScreen.BINDINGS, *PilcrowApp.BINDINGS]):
+        assert binding.key in documented, f"{binding.key} is not in the help screen"
 
 
 async def test_model_that_fails_to_load_is_reported_in_each_turn(
@@ -431,7 +461,7 @@ async def test_model_that_fails_to_load_is_reported_in_each_turn(
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one(QuestionInput).value = KAZAKH_DAMAGES
         await pilot.press("enter")  # queued while the model loads, then failed with the reason
-        await wait_until(pilot, lambda: app.chat.model_state == "failed")
+        await wait_until(pilot, lambda: app.chat.lifecycle.model is ModelState.FAILED)
         turn = app.chat.conversation.turns[0]
         await wait_until(pilot, lambda: not turn.pending)
         assert turn.error and "no-such-model" in turn.error

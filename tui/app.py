@@ -24,7 +24,7 @@ LIGHT_THEME = "textual-light"
 class PilcrowApp(App[None]):
     """``PilcrowApp(index_dir)``; ``show_timings=False`` keeps screenshots deterministic."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # also for subclasses elsewhere
     TITLE = "Pilcrow"
     COMMAND_PALETTE_BINDING = "ctrl+backslash"
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -7,14 +7,14 @@ half a file behind.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from qa.fsutil import write_atomic
 from qa.models import Hit
-from tui.render import clean, metadata_line, one_line, reflow, separator
+from qa.text import one_line, reflow, terminal_safe
+from tui.render import highlight_pieces, metadata_line
 from tui.session import Turn
 
 
@@ -58,14 +58,9 @@ def _turn_markdown(number: int, turn: Turn) -> list[str]:
 def _quoted(hit: Hit) -> str:
     """The passage reflowed, its highlighted sentence in bold."""
     if hit.highlight is None:
-        return reflow(clean(hit.text))
-    start, end = hit.highlight
-    before, middle, after = (
-        reflow(clean(part)) for part in (hit.text[:start], hit.text[start:end], hit.text[end:])
-    )
-    out = before + separator(hit.text, start) if before else ""
-    out += f"**{middle}**" if middle else ""
-    return out + (separator(hit.text, end) + after if after else "")
+        return reflow(terminal_safe(hit.text))
+    lead, middle, trail = highlight_pieces(hit.text, *hit.highlight)
+    return lead + (f"**{middle}**" if middle else "") + trail
 
 
 def write_markdown(path: Path, text: str) -> Path:
@@ -75,14 +70,5 @@ def write_markdown(path: Path, text: str) -> Path:
         path = path / default_export_path()
     path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
     return path

@@ -44,7 +44,7 @@ def words(text: str) -> list[str]:
 
 def content_words(text: str) -> list[str]:
     """Words that carry meaning for search: not stopwords, pronouns or continuations."""
-    from qa.lexical import STOPWORDS  # deferred: qa.lexical imports the store (numpy)
+    from qa.search.lexical import STOPWORDS  # deferred: it imports the store (numpy)
 
     ignored = STOPWORDS | PRONOUNS | CONTINUATIONS
     return [w for w in words(text) if w.split("'")[0] not in ignored]
@@ -65,8 +65,8 @@ def is_follow_up(question: str) -> bool:
 
 
 def searched_text(question: str, topic: str | None, enabled: bool = True) -> tuple[str, bool]:
-    """``(text to search, combined?)`` for ``question`` asked after ``topic``."""
-    question = " ".join(question.split())
+    """``(text to search, combined?)`` for ``question`` (normalised by the conversation)
+    asked after ``topic``."""
     if not enabled or not topic or not is_follow_up(question):
         return question, False
     return f"{topic} {question}", True

@@ -16,8 +16,9 @@ from textual.message import Message
 from qa.models import Document, Hit
 
 if TYPE_CHECKING:
-    from qa.indexer import IndexSummary
-    from qa.retrieve import Answer, IndexInfo, Searcher
+    from qa.index import IndexSummary
+    from qa.models import Answer, IndexInfo
+    from qa.search.searcher import Searcher
 
 
 @dataclass

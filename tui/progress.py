@@ -8,7 +8,7 @@ from tui.messages import BuildAdvanced, BuildStarted, BuildWarning
 
 
 class MessageProgress:
-    """Implements ``qa.indexer.Progress`` by posting messages to ``target``."""
+    """Implements ``qa.index.Progress`` by posting messages to ``target``."""
 
     def __init__(self, target: MessagePump) -> None:
         self._target = target

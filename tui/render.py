@@ -1,9 +1,10 @@
 """Corpus text → Textual ``Content``: escapes removed, never parsed as markup.
 
 Everything that came from a document (titles, passage text, metadata) goes through
-``clean`` and is placed into ``Content`` as plain text with styles attached by span, so a
-cable containing ``[bold]`` or ``\\x1b[31m`` is shown literally (minus the escape codes).
-Styles name theme variables (``$text-accent``) so light and dark themes both read well.
+``qa.text.terminal_safe`` and is placed into ``Content`` as plain text with styles attached
+by span, so a cable containing ``[bold]`` or ``\\x1b[31m`` is shown literally (minus the
+escape codes). Styles name theme variables (``$text-accent``) so light and dark themes both
+read well.
 """
 
 from __future__ import annotations
@@ -13,32 +14,23 @@ import re
 from textual.content import Content
 
 from qa.models import Hit
+from qa.text import one_line, reflow, terminal_safe
 
 CITATION_STYLE = "bold $text-accent"
 HIGHLIGHT_STYLE = "bold underline $text-warning"
 MUTED_STYLE = "$text-muted"
 
 
-def clean(text: str) -> str:
-    """Text with terminal escape sequences and control characters removed."""
-    from qa.cli_output import safe  # deferred (see ``reflow``)
-
-    return safe(text)
-
-
-def reflow(text: str) -> str:
-    """A cable's hard-wrapped lines joined; blank-line paragraph breaks kept."""
-    # Deferred: qa.cli_output imports the indexer (numpy, FAISS glue). The open-index worker
-    # imports it in a thread long before the first card is drawn, so the first frame
-    # does not wait for it.
-    from qa.cli_output import reflow as _reflow
-
-    return _reflow(text)
-
-
-def one_line(text: str) -> str:
-    """Metadata on one line: escapes removed, runs of whitespace collapsed."""
-    return " ".join(clean(text).split())
+def highlight_pieces(text: str, start: int, end: int) -> tuple[str, str, str]:
+    """``text`` reflowed and terminal-safe in three pieces: what precedes the highlight
+    ``text[start:end]`` (with its separator), the highlight, and what follows it (with its
+    separator). Empty pieces stay empty, so callers style the highlight as they please."""
+    before, middle, after = (
+        reflow(terminal_safe(part)) for part in (text[:start], text[start:end], text[end:])
+    )
+    lead = before + separator(text, start) if before else ""
+    trail = separator(text, end) + after if after else ""
+    return lead, middle, trail
 
 
 def passage_content(
@@ -46,20 +38,15 @@ def passage_content(
 ) -> Content:
     """The passage reflowed, with the ``highlight`` span (offsets into ``text``) styled."""
     if highlight is None:
-        return Content(reflow(clean(text)))
-    start, end = highlight
-    before, middle, after = (reflow(clean(part)) for part in _split3(text, start, end))
+        return Content(reflow(terminal_safe(text)))
+    lead, middle, trail = highlight_pieces(text, *highlight)
     parts: list[str | tuple[str, str]] = []
-    if before:
-        parts.append(before + separator(text, start))
+    if lead:
+        parts.append(lead)
     parts.append((middle, style))
-    if after:
-        parts.append(separator(text, end) + after)
+    if trail:
+        parts.append(trail)
     return Content.assemble(*parts)
-
-
-def _split3(text: str, start: int, end: int) -> tuple[str, str, str]:
-    return text[:start], text[start:end], text[end:]
 
 
 def separator(text: str, offset: int) -> str:

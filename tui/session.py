@@ -10,26 +10,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from itertools import count
 
-from qa.models import Filters, Hit
+from qa.models import Filters, Hit, Mode
+from qa.search.query import clean_question
 from tui.followup import searched_text
 
-MODES = ("hybrid", "dense", "lexical")
-FILTER_FIELDS = ("origin", "since", "until", "classification", "tag", "doc_id")
-FILTER_LABELS = {
-    "origin": "origin",
-    "since": "since",
-    "until": "until",
-    "classification": "class",
-    "tag": "tag",
-    "doc_id": "doc",
-}
+MODES = tuple(Mode)  # the order ctrl+r cycles through and the filters screen lists
 
 
 @dataclass(frozen=True)
 class Settings:
     """How the next question is searched; always shown in the settings bar."""
 
-    mode: str = "hybrid"
+    mode: Mode = Mode.HYBRID
     filters: Filters = field(default_factory=Filters)
     follow_up: bool = True
     k: int = 5
@@ -38,9 +30,8 @@ class Settings:
         return replace(self, mode=MODES[(MODES.index(self.mode) + 1) % len(MODES)])
 
     def active_filters(self) -> list[tuple[str, str]]:
-        """``[(label, value)]`` of the filters that are set, in a fixed order."""
-        values = ((name, getattr(self.filters, name)) for name in FILTER_FIELDS)
-        return [(FILTER_LABELS[name], value) for name, value in values if value]
+        """``[(label, value)]`` of the filters that are set, in ``FILTER_FIELDS`` order."""
+        return [(field.label, value) for field, value in self.filters.active()]
 
 
 @dataclass
@@ -64,6 +55,12 @@ class Turn:
         return self.hits is None and self.error is None
 
 
+def normalise_question(text: str) -> str:
+    """The question as shown, remembered and searched: whitespace runs collapsed (and lone
+    surrogates replaced), by the same rule the searcher applies (``qa.search.query``)."""
+    return clean_question(text)
+
+
 class Conversation:
     """Turns in order, plus the topic that follow-up questions attach to."""
 
@@ -71,11 +68,12 @@ class Conversation:
         self.turns: list[Turn] = []
         self._ids = count(1)
 
-    def ask(self, question: str, settings: Settings) -> Turn:
-        """Record a new turn, working out what to search (see ``tui.followup``)."""
+    def new_turn(self, question: str, settings: Settings) -> Turn:
+        """Record a new turn for ``question`` as typed (normalised here, the one place),
+        working out what to search (see ``tui.followup``)."""
+        question = normalise_question(question)
         topic = self.turns[-1].topic if self.turns else None
         searched, combined = searched_text(question, topic, settings.follow_up)
-        question = " ".join(question.split())
         turn = Turn(
             id=next(self._ids),
             question=question,

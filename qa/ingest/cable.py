@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from dataclasses import dataclass
 
 from qa.errors import IngestError
 from qa.ingest import numbering, pagebreaks, segment
@@ -25,21 +26,25 @@ _TITLE_MAX = 300
 _MID_SENTENCE_GAP = re.compile(r"\n\n(?=[a-z])")  # preceded by a letter or comma: _close_gap
 
 
-def build_cable(
-    raw: str,
-    *,
-    doc_id: str,
-    source: str,
-    date: str = "",
-    origin: str = "",
-    classification: str = "",
-    tags: tuple[str, ...] = (),
-    title: str = "",
-) -> tuple[Document, numbering.Resolution]:
+@dataclass(frozen=True, slots=True)
+class CableMeta:
+    """What a cable's container (page table, text-dump header) says about it; the body
+    fills in what is empty (subject as title, TAGS line)."""
+
+    doc_id: str
+    source: str
+    date: str = ""
+    origin: str = ""
+    classification: str = ""
+    tags: tuple[str, ...] = ()
+    title: str = ""
+
+
+def build_cable(raw: str, meta: CableMeta) -> tuple[Document, numbering.Resolution]:
     """Repair, number and cut a cable body; the Resolution is returned for the audit."""
     text = _tidy(pagebreaks.repair(_tidy(raw)))
     if not text.strip():
-        raise IngestError(f"{source}: cable has no body text")
+        raise IngestError(f"{meta.source}: cable has no body text")
     candidates = numbering.glyph_candidates(text)
     if not any(c.number is not None for c in candidates):
         candidates = sorted(candidates + numbering.bare_candidates(text), key=lambda c: c.pos)
@@ -48,15 +53,15 @@ def build_cable(
     body = _drop_chars(text, dropped)
     starts = [(p.pos - bisect.bisect_left(dropped, p.pos), p.number) for p in res.paragraphs]
     doc = Document(
-        doc_id=doc_id,
+        doc_id=meta.doc_id,
         kind=DocKind.CABLE,
-        title=subject(body) or title or doc_id,
+        title=subject(body) or meta.title or meta.doc_id,
         body=body,
-        source=source,
-        date=date,
-        origin=origin,
-        classification=classification,
-        tags=tags or tags_in(body),
+        source=meta.source,
+        date=meta.date,
+        origin=meta.origin,
+        classification=meta.classification,
+        tags=meta.tags or tags_in(body),
         passages=cable_passages(body, starts),
     )
     return doc, res

@@ -15,7 +15,7 @@ import re
 
 from qa.errors import IngestError
 from qa.ingest import numbering
-from qa.ingest.cable import REF_ID, build_cable
+from qa.ingest.cable import REF_ID, CableMeta, build_cable
 from qa.ingest.decode import clean_text
 from qa.models import Document
 
@@ -58,12 +58,14 @@ def parse_with_report(
     created = meta.get("created", "")
     return build_cable(
         body,
-        doc_id=doc_id,
-        source=source,
-        date=created if _DATE.fullmatch(created) else "",
-        origin=meta.get("origin", ""),
-        classification=meta.get("classification", ""),
-        tags=tags,
+        CableMeta(
+            doc_id=doc_id,
+            source=source,
+            date=created if _DATE.fullmatch(created) else "",
+            origin=meta.get("origin", ""),
+            classification=meta.get("classification", ""),
+            tags=tags,
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from qa.errors import IngestError
 from qa.ingest import numbering
-from qa.ingest.cable import REF_ID, build_cable
+from qa.ingest.cable import REF_ID, CableMeta, build_cable
 from qa.models import Document
 
 _META_LINES = 4  # subject, date, classification, origin
@@ -45,12 +45,14 @@ def parse_with_report(text: str, source: str) -> tuple[Document, numbering.Resol
     raw = "\n".join(lines[1 + _META_LINES :])
     return build_cable(
         _skip_routing(raw),
-        doc_id=doc_id,
-        source=source,
-        date=_iso_date(meta[1]),
-        classification=meta[2],
-        origin=meta[3],
-        title=meta[0].rstrip(",; "),
+        CableMeta(
+            doc_id=doc_id,
+            source=source,
+            date=_iso_date(meta[1]),
+            classification=meta[2],
+            origin=meta[3],
+            title=meta[0].rstrip(",; "),
+        ),
     )
 
 

@@ -1,45 +1,34 @@
 """The main screen: status, settings, transcript (or empty state), source pane, question box.
 
-All slow work runs in thread workers (open the index, load the model, search, fetch a
-document, refresh, build, export); they post ``tui.messages`` back and every failure is
-handled in ``on_worker_state_changed``. Questions go through a queue, one search at a
-time, so a question typed while the model loads is answered as soon as it is ready.
+``ChatScreen`` holds the layout and the handlers; what it waits for is data in
+``tui.state`` (the ``QuestionQueue``: one search at a time, so a question typed while the
+model loads is answered as soon as it is ready). The index and its model are driven by
+the base class ``tui.screens.lifecycle.IndexLifecycle``; all slow work runs in the thread
+workers of ``tui.screens.workers``, which post ``tui.messages`` back, each failure reaching
+a ``*_failed`` hook (``search_failed`` here, the index's in the base class).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
-from qa import locations
-from qa.errors import NoIndexError
 from qa.models import Hit
 from tui.export import conversation_markdown, default_export_path
-from tui.messages import (
-    BuildAdvanced,
-    BuildDone,
-    BuildStarted,
-    BuildWarning,
-    DocumentReady,
-    ExportDone,
-    IndexChanged,
-    IndexOpened,
-    ModelReady,
-    SearchDone,
-)
+from tui.messages import DocumentReady, ExportDone, SearchDone
 from tui.screens.export import ExportScreen
 from tui.screens.filters import FiltersScreen
-from tui.screens.workers import IndexWorkers, describe
-from tui.session import Conversation, Settings
+from tui.screens.lifecycle import IndexLifecycle
+from tui.session import Conversation, Settings, Turn
+from tui.state import ModelState, QuestionQueue
 from tui.widgets.empty import EmptyState
 from tui.widgets.question import QuestionInput
 from tui.widgets.settings_bar import SettingsBar
@@ -48,21 +37,18 @@ from tui.widgets.status import StatusBar
 from tui.widgets.transcript import ResultCard, Transcript
 
 if TYPE_CHECKING:
-    from qa.retrieve import Searcher
+    from qa.search.searcher import Searcher
 
-REFRESH_SECONDS = 3.0
 CITE = Binding.Group("Cite")
 PLACEHOLDER = "Ask a question… (enter asks · ↑↓ history · f1 help)"
 
 
-class ChatScreen(IndexWorkers):
+class ChatScreen(IndexLifecycle):
     """Questions in, cited passages out; see ``docs/tui.md`` for the design."""
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
-        (0, "-narrow"),
-        (110, "-wide"),
-    ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (30, "-tall")]
+    # Unannotated: Screen declares them as instance variables (``ClassVar[...] | None``).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f5", "build", "Build index"),
@@ -81,15 +67,10 @@ class ChatScreen(IndexWorkers):
     def __init__(self, index_dir: Path, corpus_dir: Path, *, show_timings: bool = True) -> None:
         super().__init__(index_dir, corpus_dir)
         self.show_timings = show_timings
-        self.searcher: Searcher | None = None
-        self.model_state = "opening"
         self.conversation = Conversation()
+        self.questions = QuestionQueue()
         self._settings = Settings()
-        self._queue: deque[int] = deque()
-        self._search: tuple[Worker[None], int] | None = None
-        self._refresh: Worker[None] | None = None
-        self._building = False
-        self._last_refresh_error = ""
+        self._search_worker: Worker[None] | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -105,14 +86,7 @@ class ChatScreen(IndexWorkers):
 
     def on_mount(self) -> None:
         self.query_one(SettingsBar).settings = self._settings
-        self.query_one(QuestionInput).focus()
-        # Paint first: the open worker's imports (numpy, FAISS) would compete for the GIL.
-        self.call_after_refresh(self.open_index)
-        self.set_interval(REFRESH_SECONDS, self._watch_index)
-
-    @property
-    def status(self) -> StatusBar:
-        return self.query_one(StatusBar)
+        self.query_one(QuestionInput).focus()  # then IndexLifecycle.on_mount opens the index
 
     @property
     def transcript(self) -> Transcript:
@@ -123,6 +97,11 @@ class ChatScreen(IndexWorkers):
         return self.query_one(SourcePane)
 
     @property
+    def searching(self) -> bool:
+        """A search is running (its turn is ``questions.searching``)."""
+        return self.questions.searching is not None
+
+    @property
     def settings(self) -> Settings:
         return self._settings
 
@@ -131,134 +110,54 @@ class ChatScreen(IndexWorkers):
         self._settings = settings
         self.query_one(SettingsBar).settings = settings
 
-    def _set_model_state(self, state: str) -> None:
-        self.model_state = state
-        self.status.state = state
-        self.refresh_bindings()
-
-    # -- worker failures -----------------------------------------------------------------
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place worker failures become messages (never tracebacks)."""
-        worker = event.worker
-        if event.state != WorkerState.ERROR:
-            return
-        error, message = worker.error, describe(worker.error)
-        group = worker.group
-        if group == "open":
-            self._show_empty(message, damaged=not isinstance(error, NoIndexError))
-        elif group == "model":
-            self._set_model_state("failed")
-            self.status.detail = message
-            self.notify(message, title="The model could not load", severity="error", timeout=15)
-            self._pump()
-        elif group == "search":
-            self._search_failed(worker, message)
-        elif group == "build":
-            self._building = False
-            self.query_one(EmptyState).build_failed()
-            self.status.detail = ""
-            self.notify(message, title="Index build failed", severity="error", timeout=10)
-        elif group == "refresh":
-            if message != self._last_refresh_error:
-                self._last_refresh_error = message
-                self.status.detail = "index problem (see the message)"
-                self.notify(message, title="Index", severity="warning", timeout=10)
-        else:
-            self.notify(message, title=group.capitalize(), severity="error")
-
-    def _search_failed(self, worker: Worker[None], message: str) -> None:
-        if self._search is None or self._search[0] is not worker:
-            return
-        turn_id = self._search[1]
-        self._search = None
-        self.status.busy = ""
-        self._fail_turn(turn_id, message)
-        self.notify(message, title="Search failed", severity="error")
-        self._pump()
-
-    # -- index and model ------------------------------------------------------------------
-
-    def _show_empty(self, reason: str, damaged: bool) -> None:
-        self.searcher = None
-        self._set_model_state("no-index")
-        self.status.info = None
-        self.add_class("-no-index")
-        self.query_one(EmptyState).explain(reason, self.corpus_dir, self.index_dir, damaged)
-
-    def on_index_opened(self, message: IndexOpened) -> None:
-        self.searcher = message.searcher
-        self.status.info = message.info
-        self.remove_class("-no-index")
-        if message.searcher.embedder_loaded:
-            self._set_model_state("ready")
-            self._pump()
-        else:
-            self._set_model_state("loading")
-            self.load_model(message.searcher)
-
-    def on_model_ready(self, _: ModelReady) -> None:
-        self._set_model_state("ready")
-        self.status.detail = ""
-        self._pump()
-
-    def on_index_changed(self, message: IndexChanged) -> None:
-        self.status.info = message.info
-        if self._last_refresh_error:
-            self._last_refresh_error = self.status.detail = ""
-        self.notify(
-            f"Now searching generation {message.info.generation}: "
-            f"{message.info.documents} documents, {message.info.passages} passages.",
-            title="Index updated",
-        )
-
-    def _watch_index(self) -> None:
-        """Pick up an index rebuilt by another process (also checked before each search)."""
-        busy = self._search is not None or (self._refresh and not self._refresh.is_finished)
-        if self.searcher is not None and self.model_state in ("ready", "failed") and not busy:
-            self._refresh = self.refresh_index(self.searcher)
-
     # -- asking ---------------------------------------------------------------------------
 
     @on(QuestionInput.Submitted, "#question")
-    async def ask(self, event: QuestionInput.Submitted) -> None:
+    async def question_submitted(self, event: QuestionInput.Submitted) -> None:
         event.stop()
-        question = " ".join(event.value.split())
-        if not question:
+        if not event.value.strip():
             return
         box = self.query_one(QuestionInput)
-        if self.model_state == "no-index":
+        if not self.lifecycle.accepts_questions:
             self.notify(
                 "There is no index yet: press F5 to build it, or run "
                 f"`{self.query_one(EmptyState).command}`.",
                 severity="warning",
             )
             return
-        box.remember(question)
+        turn = self.conversation.new_turn(event.value, self.settings)
+        box.remember(turn.question)
         box.value = ""
-        turn = self.conversation.ask(question, self.settings)
         await self.transcript.add_turn(turn, waiting=not self._can_search())
-        self._queue.append(turn.id)
+        self.questions.add(turn.id)
         self._pump()
 
     def _can_search(self) -> bool:
-        return self.searcher is not None and self.model_state == "ready"
+        return self.searcher is not None and self.lifecycle.can_search
+
+    def model_settled(self) -> None:
+        self._pump()
 
     def _pump(self) -> None:
         """Start the next queued search if none is running and the model is ready."""
-        if self.model_state == "failed":
-            while self._queue:
-                self._fail_turn(self._queue.popleft(), self.status.detail)
-        while self._search is None and self._queue and self._can_search():
-            turn = self.conversation.get(self._queue.popleft())
-            if turn is None:
-                continue
-            view = self.transcript.turn_view(turn.id)
-            if view is not None:
-                view.searching()
-            self.status.busy = "searching"
-            assert self.searcher is not None
-            self._search = (self.run_search(self.searcher, turn), turn.id)
+        if self.lifecycle.model is ModelState.FAILED:
+            for waiting in self.questions.drain():
+                self._fail_turn(waiting, self.status.detail)
+        if self.searcher is None or not self.lifecycle.can_search:
+            return
+        while (turn_id := self.questions.start_next()) is not None:
+            turn = self.conversation.get(turn_id)
+            if turn is not None:
+                self._start_search(self.searcher, turn)
+                return
+            self.questions.finish()  # cleared meanwhile: take the next one
+
+    def _start_search(self, searcher: Searcher, turn: Turn) -> None:
+        view = self.transcript.turn_view(turn.id)
+        if view is not None:
+            view.searching()
+        self.status.busy = "searching"
+        self._search_worker = self.run_search(searcher, turn)
 
     def _fail_turn(self, turn_id: int, message: str) -> None:
         turn = self.conversation.get(turn_id)
@@ -268,7 +167,8 @@ class ChatScreen(IndexWorkers):
             view.show_error(message)
 
     async def on_search_done(self, message: SearchDone) -> None:
-        self._search = None
+        self.questions.finish()
+        self._search_worker = None
         self.status.busy = ""
         turn = self.conversation.get(message.turn_id)
         view = self.transcript.turn_view(message.turn_id)
@@ -282,6 +182,17 @@ class ChatScreen(IndexWorkers):
             self.transcript.call_after_refresh(
                 self.transcript.scroll_to_widget, view, animate=False, top=True
             )
+        self._pump()
+
+    def search_failed(self, worker: Worker[Any], message: str) -> None:
+        if worker is not self._search_worker:
+            return
+        self._search_worker = None
+        turn_id = self.questions.finish()
+        self.status.busy = ""
+        if turn_id is not None:
+            self._fail_turn(turn_id, message)
+        self.notify(message, title="Search failed", severity="error")
         self._pump()
 
     # -- citations and the source pane ----------------------------------------------------
@@ -382,45 +293,7 @@ class ChatScreen(IndexWorkers):
 
     async def action_clear(self) -> None:
         self.conversation.clear()
-        self._queue.clear()
+        self.questions.clear()
         self.remove_class("-source-open")
         await self.transcript.clear()
         self.query_one(QuestionInput).focus()
-
-    # -- building the index from the empty state -----------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "build":
-            return self.model_state == "no-index" and not self._building
-        return True
-
-    @on(EmptyState.BuildRequested)
-    def action_build(self) -> None:
-        if self.model_state != "no-index" or self._building:
-            return
-        self._building = True
-        self.refresh_bindings()
-        self.query_one(EmptyState).building(f"Indexing {self.corpus_dir}…", None)
-        self.status.detail = "building the index…"
-        rebuild = locations.db_path(self.index_dir).exists()  # empty or damaged: start over
-        self.build_index(rebuild)
-
-    def on_build_started(self, message: BuildStarted) -> None:
-        self.query_one(EmptyState).building(message.description, message.total)
-
-    def on_build_advanced(self, message: BuildAdvanced) -> None:
-        self.query_one(EmptyState).advance(message.n)
-
-    def on_build_warning(self, message: BuildWarning) -> None:
-        self.notify(message.text, title="Indexing", severity="warning")
-
-    def on_build_done(self, message: BuildDone) -> None:
-        self._building = False
-        self.status.detail = ""
-        summary = message.summary
-        self.notify(
-            f"{summary.documents} documents, {summary.passages} passages "
-            f"in {summary.seconds:.1f} s.",
-            title="Index built",
-        )
-        self.open_index()

@@ -14,18 +14,10 @@ from textual.screen import ModalScreen
 from textual.validation import Regex
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet
 
-from qa.models import Filters
+from qa.models import FILTER_FIELDS, Filters, Mode
 from tui.session import MODES, Settings
 
 DATE = r"^$|^\d{4}(-\d{2}(-\d{2})?)?$"
-FIELDS = [
-    ("origin", "Origin contains", "Embassy Moscow"),
-    ("since", "Dated on or after", "YYYY-MM-DD"),
-    ("until", "Dated on or before", "YYYY-MM-DD"),
-    ("classification", "Classification starts with", "SECRET"),
-    ("tag", "Cable TAG", "PREL"),
-    ("doc_id", "Only document", "07MOSCOW5292"),
-]
 
 
 def until_bound(value: str) -> str:
@@ -52,13 +44,13 @@ class FiltersScreen(ModalScreen[Settings | None]):
         with VerticalScroll(id="filters-box", classes="dialog"):
             yield Label("Filters and search mode", classes="dialog-title")
             with Grid(id="filters-grid"):
-                for name, label, placeholder in FIELDS:
-                    yield Label(label, classes="field-label")
-                    validators = [Regex(DATE)] if name in ("since", "until") else []
+                for field in FILTER_FIELDS:
+                    yield Label(field.prompt, classes="field-label")
+                    validators = [Regex(DATE)] if field.is_date else []
                     yield Input(
-                        getattr(filters, name) or "",
-                        placeholder=placeholder,
-                        id=f"filter-{name}",
+                        getattr(filters, field.name) or "",
+                        placeholder=field.placeholder,
+                        id=f"filter-{field.name}",
                         validators=validators,
                         valid_empty=True,
                         compact=True,
@@ -66,7 +58,9 @@ class FiltersScreen(ModalScreen[Settings | None]):
                 yield Label("Mode", classes="field-label")
                 with RadioSet(id="mode", compact=True):
                     for mode in MODES:
-                        yield RadioButton(mode, value=mode == self._settings.mode, name=mode)
+                        yield RadioButton(
+                            mode.value, value=mode == self._settings.mode, name=mode.value
+                        )
                 yield Label("Follow-ups", classes="field-label")
                 yield Checkbox(
                     "combine short or referring questions with the topic",
@@ -83,19 +77,19 @@ class FiltersScreen(ModalScreen[Settings | None]):
     def settings(self) -> Settings | None:
         """The settings as entered, or ``None`` (with the bad field focused) if invalid."""
         values: dict[str, str | None] = {}
-        for name, _, _ in FIELDS:
-            field = self.query_one(f"#filter-{name}", Input)
-            value = " ".join(field.value.split())
-            result = field.validate(value)
+        for field in FILTER_FIELDS:
+            entry = self.query_one(f"#filter-{field.name}", Input)
+            value = " ".join(entry.value.split())
+            result = entry.validate(value)
             if result is not None and not result.is_valid:
-                self.notify(f"{name}: use YYYY, YYYY-MM or YYYY-MM-DD", severity="error")
-                field.focus()
+                self.notify(f"{field.name}: use YYYY, YYYY-MM or YYYY-MM-DD", severity="error")
+                entry.focus()
                 return None
-            values[name] = value or None
+            values[field.name] = value or None
         if values["until"]:
             values["until"] = until_bound(values["until"])
         pressed = self.query_one("#mode", RadioSet).pressed_button
-        mode = pressed.name if pressed is not None and pressed.name else self._settings.mode
+        mode = Mode(pressed.name) if pressed is not None and pressed.name else self._settings.mode
         return replace(
             self._settings,
             filters=Filters(**values),
@@ -119,8 +113,8 @@ class FiltersScreen(ModalScreen[Settings | None]):
 
     @on(Button.Pressed, "#clear")
     def _clear(self) -> None:
-        for name, _, _ in FIELDS:
-            self.query_one(f"#filter-{name}", Input).value = ""
+        for field in FILTER_FIELDS:
+            self.query_one(f"#filter-{field.name}", Input).value = ""
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

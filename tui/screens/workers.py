@@ -1,18 +1,20 @@
 """The chat screen's thread workers: everything slow, off the event loop.
 
 Each worker computes in a thread and posts one of ``tui.messages``; none touches a widget.
-Failures are not handled here: they surface as the worker's ERROR state, which the chat
-screen turns into a message in ``on_worker_state_changed`` (``describe`` words it).
+A failure surfaces as the worker's ERROR state; ``on_worker_state_changed`` is the one
+place that routes it, worded by ``describe``, to the hook of the worker's group
+(``open_failed``, ``search_failed``, ...), which the chat screen overrides.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from qa.errors import QAError
 from qa.models import Hit
@@ -30,7 +32,7 @@ from tui.progress import MessageProgress
 from tui.session import Turn
 
 if TYPE_CHECKING:
-    from qa.retrieve import Searcher
+    from qa.search.searcher import Searcher
 
 
 def describe(error: BaseException | None) -> str:
@@ -48,7 +50,8 @@ class IndexWorkers(Screen[None]):
 
     Groups: ``open``, ``model``, ``search``, ``source``, ``refresh``, ``build``, ``export``.
     ``qa.factory`` (numpy, FAISS) and torch are imported here, in threads, never before
-    the first frame.
+    the first frame. A failed worker calls the hook of its group; by default each hook
+    shows the message as an error notification.
     """
 
     def __init__(self, index_dir: Path, corpus_dir: Path) -> None:
@@ -100,3 +103,39 @@ class IndexWorkers(Screen[None]):
     @work(thread=True, group="export", exit_on_error=False)
     def write_export(self, path: Path, text: str, turns: int) -> None:
         self.post_message(ExportDone(write_markdown(path, text), turns))
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker failures become messages (never tracebacks)."""
+        if event.state != WorkerState.ERROR:
+            return
+        worker = event.worker
+        hooks = {
+            "open": self.open_failed,
+            "model": self.model_failed,
+            "search": self.search_failed,
+            "build": self.build_failed,
+            "refresh": self.refresh_failed,
+        }
+        hooks.get(worker.group, self.work_failed)(worker, describe(worker.error))
+
+    def work_failed(self, worker: Worker[Any], message: str) -> None:
+        """Any worker without a hook of its own (``source``, ``export``)."""
+        self.notify(message, title=worker.group.capitalize(), severity="error")
+
+    def open_failed(self, worker: Worker[Any], message: str) -> None:
+        """The index could not be opened; ``worker.error`` says whether it is missing."""
+        self.work_failed(worker, message)
+
+    def model_failed(self, worker: Worker[Any], message: str) -> None:
+        self.work_failed(worker, message)
+
+    def search_failed(self, worker: Worker[Any], message: str) -> None:
+        self.work_failed(worker, message)
+
+    def build_failed(self, worker: Worker[Any], message: str) -> None:
+        self.work_failed(worker, message)
+
+    def refresh_failed(self, worker: Worker[Any], message: str) -> None:
+        self.work_failed(worker, message)

@@ -8,7 +8,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.render import one_line
+from qa.text import one_line
 from tui.session import Settings
 
 

@@ -8,7 +8,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from qa.models import Document, Hit, Passage
-from tui.render import CITATION_STYLE, MUTED_STYLE, one_line, passage_content
+from qa.text import one_line
+from tui.render import CITATION_STYLE, MUTED_STYLE, passage_content
 
 
 def cited_index(document: Document, hit: Hit) -> int | None:

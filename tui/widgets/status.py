@@ -11,8 +11,10 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Label
 
+from tui.state import IndexState, Lifecycle, ModelState
+
 if TYPE_CHECKING:
-    from qa.retrieve import IndexInfo
+    from qa.models import IndexInfo
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -34,11 +36,24 @@ def index_summary(info: IndexInfo) -> str:
     )
 
 
+def lifecycle_text(lifecycle: Lifecycle, spin: str) -> tuple[str, str]:
+    """``(text, style)`` of the state on the left of the status line."""
+    if lifecycle.index is IndexState.OPENING:
+        return f"{spin}opening index…", "$text-muted"
+    if lifecycle.index is not IndexState.OPEN:
+        return "✖ no index", "$text-error"
+    if lifecycle.model is ModelState.READY:
+        return "● ready", "$text-success"
+    if lifecycle.model is ModelState.FAILED:
+        return "✖ the model could not load", "$text-error"
+    return f"{spin}loading model…", "$text-warning"
+
+
 class StatusBar(Horizontal):
     """``⠋ loading model…`` / ``● ready`` / ``searching…`` | ``2 documents · 21 passages · …``.
 
-    ``state`` is one of ``opening``, ``loading``, ``ready``, ``failed``, ``no-index``;
-    ``busy`` is a short description of running work (``searching``) or ``""``.
+    ``lifecycle`` says where the index and its model stand; ``busy`` is a short
+    description of running work (``searching``) or ``""``.
     """
 
     DEFAULT_CSS = """
@@ -50,7 +65,7 @@ class StatusBar(Horizontal):
     }
     """
 
-    state: reactive[str] = reactive("opening")
+    lifecycle: reactive[Lifecycle] = reactive(Lifecycle)
     busy: reactive[str] = reactive("")
     detail: reactive[str] = reactive("")
     info: reactive[IndexInfo | None] = reactive(None)
@@ -74,9 +89,9 @@ class StatusBar(Horizontal):
         self._refresh_state()
 
     def _spinning(self) -> bool:
-        return self.show_spinner and (self.state in ("opening", "loading") or bool(self.busy))
+        return self.show_spinner and (self.lifecycle.waiting or bool(self.busy))
 
-    def watch_state(self) -> None:
+    def watch_lifecycle(self) -> None:
         self._refresh_all()
 
     def watch_busy(self) -> None:
@@ -99,15 +114,8 @@ class StatusBar(Horizontal):
 
     def state_text(self) -> Content:
         spin = SPINNER[self._frame] + " " if self._spinning() else ""
-        texts = {
-            "opening": (f"{spin}opening index…", "$text-muted"),
-            "loading": (f"{spin}loading model…", "$text-warning"),
-            "ready": ("● ready", "$text-success"),
-            "failed": ("✖ the model could not load", "$text-error"),
-            "no-index": ("✖ no index", "$text-error"),
-        }
-        text, style = texts.get(self.state, (self.state, ""))
-        if self.busy and self.state in ("ready", "failed"):
+        text, style = lifecycle_text(self.lifecycle, spin)
+        if self.busy and self.lifecycle.settled:
             text, style = f"{spin}{self.busy}…", "$text-accent"
         parts: list[str | tuple[str, str]] = [(text, f"bold {style}")]
         if self.detail:

@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.widgets import Static
 
 from qa.models import Hit
-from tui.render import CITATION_STYLE, card_content, one_line
+from qa.text import one_line
+from tui.render import CITATION_STYLE, card_content
 from tui.session import Turn
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.embed import SpanEmbedder
-from qa.sentences import highlight_spans, sentence_key, view_ranges
-from qa.store import SentenceVectors
+from qa.highlight.sentences import highlight_spans, sentence_key, view_ranges
+from qa.models import SentenceVectors
 from qa.views import text_hash, view_prefix, views_of
 
 

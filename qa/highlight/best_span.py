@@ -1,6 +1,6 @@
 """Find the sentence of each hit that best answers the question.
 
-The indexer stores a vector per sentence (late chunking, qa/sentence_vectors.py), so a
+The indexer stores a vector per sentence (late chunking, ``late_chunking``), so a
 highlight is a few dot products with the question vector that retrieval computed anyway.
 Passages without stored vectors (indexed by a model that cannot pool token ranges, or
 before an upgrade finished) fall back to embedding their sentences now: same choice
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from qa.embed import Embedder
-from qa.sentences import Span, highlight_spans
-from qa.store import SentenceVectors
+from qa.highlight.sentences import Span, highlight_spans
+from qa.models import SentenceVectors
 
 
 def best_spans(

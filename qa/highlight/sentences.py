@@ -81,7 +81,7 @@ def view_ranges(
     Every word of the search text is a substring of the displayed text, in order
     (cleaning only deletes and folds whitespace), so a forward scan places each word in
     the displayed text and hence in a sentence. The view layout is that of
-    ``views.embed_views``: ``"<prefix>: "`` then a window of words joined by single
+    ``views.views_of``: ``"<prefix>: "`` then a window of words joined by single
     spaces. Overlapping windows repeat words, so a sentence may have ranges in two views.
     """
     words = search_text.split()

@@ -1,0 +1,201 @@
+"""Write a generation: document rows, a vector file and the manifest, in one transaction.
+
+The rows are swapped and the manifest pointed at a freshly written vector file of the
+next generation in one SQLite transaction; a crash anywhere before its commit leaves the
+previous generation untouched, a crash after it leaves the new one complete. The vector
+file is derived: it starts from the committed generation's vectors when they are sound,
+else from the embedding cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa import store, vectors
+from qa.errors import IndexDamagedError
+from qa.fsutil import TEMP_SUFFIX, file_stat
+from qa.index.context import RunContext
+from qa.index.hooks import checkpoint
+from qa.index.rows import Parsed
+from qa.ingest import CHUNKER_VERSION
+from qa.locations import vectors_path
+from qa.store import UNRECORDED, Manifest
+from qa.vectors import FlatIndex, VectorFileDamaged, ivf
+from qa.views import VIEWS_VERSION
+
+log = logging.getLogger(__name__)
+
+REPAIR_SAMPLE = 64  # passages whose vectors every run compares with the cache
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """What one commit writes: the documents to insert and the rows to drop.
+
+    ``current`` is the committed generation's vector index when it is sound; without it
+    (first build, missing or damaged file) the vectors are rebuilt from the cache.
+    ``final``: the run's last commit, which also refreshes the lexicon and writes the
+    approximate sidecar. ``versions``: the (chunker, views) versions to record instead
+    of this Pilcrow's (a part of a re-parse keeps the old ones until the run is done).
+    """
+
+    items: Sequence[Parsed]
+    dropped: Sequence[int]
+    dim: int
+    sentence_flag: str
+    current: FlatIndex | None = None
+    rebuild: bool = False
+    final: bool = True
+    versions: tuple[str, str] | None = None
+
+
+def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> tuple[int, FlatIndex]:
+    """Write the next generation's rows and vector file; commit points the manifest at it.
+
+    Returns the new generation and its vector index (the next commit of a run starts
+    from it instead of reading the file back).
+    """
+    db, generation = ctx.db, manifest.generation + 1
+    new_file = vectors_path(ctx.index_dir, generation)
+    with store.transaction(db):
+        index, dropped_passages = _swap_rows(ctx, commit)
+        size = index.save(new_file, before_replace=lambda: checkpoint("vector_tmp"))
+        side = None
+        if commit.final:
+            previous = vectors_path(ctx.index_dir, manifest.generation)
+            side = vectors.write_ann(index, new_file, previous=previous)
+        else:
+            ivf.ann_path(new_file).unlink(missing_ok=True)  # a killed run's leftover
+        checkpoint("vectors")
+        taken = manifest.lexicon_passages
+        lexicon_passages = None if taken is UNRECORDED else taken
+        churn = manifest.lexicon_churn + dropped_passages
+        churn += sum(len(item.rows) for item in commit.items)
+        if commit.final and (
+            commit.rebuild or store.lexicon_stale(store.counts(db)[1], churn, manifest)
+        ):
+            lexicon_passages, churn = store.refresh_lexicon(db), 0
+        chunker, views = commit.versions or (CHUNKER_VERSION, VIEWS_VERSION)
+        next_manifest = Manifest(
+            model=ctx.model,
+            dim=commit.dim,
+            normalized="true",
+            metric="inner_product",
+            chunker=chunker,
+            views=views,
+            generation=generation,
+            vectors=new_file.name,
+            vector_count=index.count,
+            vector_bytes=size,
+            vector_stat=file_stat(new_file.stat()),
+            ann_bytes=side.stat().st_size if side else None,
+            concentration=index.concentration(),
+            lexicon_passages=lexicon_passages,
+            lexicon_churn=churn,
+            sentences=commit.sentence_flag,
+            updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+        store.write_manifest(db, next_manifest)
+    checkpoint("committed")
+    return generation, index
+
+
+def _swap_rows(ctx: RunContext, commit: Commit) -> tuple[FlatIndex, int]:
+    """Inside the commit's transaction: drop the old rows and insert the new, with their
+    vectors; returns the next generation's vector index and how many passages went."""
+    db, dim = ctx.db, commit.dim
+    dropped_passages = 0
+    if commit.rebuild:
+        store.delete_all_documents(db)
+        index = FlatIndex.empty(dim)
+    else:
+        current = commit.current
+        index = current if current is not None else vectors_from_cache(db, ctx.model, dim)
+        dropped = np.array(store.passage_ids_of(db, commit.dropped), dtype=np.int64)
+        dropped_passages = len(dropped)
+        index.remove(vectors.all_window_ids(dropped))
+        store.delete_documents(db, commit.dropped)
+    for item in commit.items:
+        ids = store.insert_document(db, item.doc, item.file_hash, item.rows, item.file_stat)
+        views = [row.view_hashes for row in item.rows]
+        add_passages(db, index, ctx.model, dim, zip(ids, views, strict=True))
+        checkpoint("rows")
+    return index, dropped_passages
+
+
+def add_passages(
+    db: sqlite3.Connection,
+    index: FlatIndex,
+    model: str,
+    dim: int,
+    rows: Iterable[tuple[int, Sequence[str]]],
+) -> None:
+    """Add the cached vectors of ``(passage id, view hashes)`` rows to ``index``."""
+    rows = list(rows)
+    hashes = [h for _, view_hashes in rows for h in view_hashes]
+    cache = store.get_embeddings(db, model, hashes, dim)
+    ids, vecs = [], []
+    for passage_id, view_hashes in rows:
+        for window, h in enumerate(view_hashes):
+            if h not in cache:
+                raise IndexDamagedError(
+                    f"the embedding of passage {passage_id} is missing from the cache; "
+                    "rebuild with `qa index --rebuild`"
+                )
+            ids.append(vectors.vector_id(passage_id, window))
+            vecs.append(cache[h])
+    if ids:
+        index.add(np.array(ids, dtype=np.int64), np.vstack(vecs))
+
+
+def vectors_from_cache(db: sqlite3.Connection, model: str, dim: int) -> FlatIndex:
+    """A vector index of every stored passage, rebuilt from the SQLite embedding cache."""
+    index = FlatIndex.empty(dim)
+    add_passages(db, index, model, dim, store.all_view_hashes(db))
+    return index
+
+
+def current_vectors(
+    db: sqlite3.Connection, index_dir: Path, manifest: Manifest
+) -> tuple[FlatIndex | None, str]:
+    """The committed generation's vectors, or None and why they cannot be used.
+
+    The rule every reader applies (``qa.vectors.generation``) plus a sample compared with
+    the embedding cache, so whatever makes ``qa ask`` report the file damaged, or
+    ``qa index --check`` find it wrong, a plain ``qa index`` repairs (the new generation
+    is then built from the cache instead).
+    """
+    sample = store.sample_view_hashes(db, REPAIR_SAMPLE)
+    try:
+        return vectors.open_verified(db, index_dir, manifest, sample), ""
+    except VectorFileDamaged as exc:
+        log.info("%s", exc)
+        return None, exc.fault
+
+
+def recorded_formats(manifest: Manifest) -> tuple[str, str] | None:
+    """The (chunker, views) versions the index's documents were parsed under, if recorded."""
+    if not manifest.generation or manifest.chunker is None or manifest.views is None:
+        return None
+    return manifest.chunker, manifest.views
+
+
+def remove_stale_vectors(index_dir: Path, generation: int) -> None:
+    """Keep the current and previous generation (a reader may still be opening it).
+
+    Also removes what a killed run left: temp files, and files of generations that were
+    written but never committed (no reader can have been told about those).
+    """
+    for path in sorted(index_dir.glob("vectors-*.faiss*")):
+        stem = path.name.split(".")[0].removeprefix("vectors-")
+        stale = stem.isdigit() and not generation - 1 <= int(stem) <= generation
+        if path.name.endswith(TEMP_SUFFIX) or stale:
+            path.unlink(missing_ok=True)
+            checkpoint("cleanup")

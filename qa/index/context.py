@@ -1,0 +1,27 @@
+"""What every step of one indexing run works with, passed as one value."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.embed import Embedder
+from qa.index.report import IndexSummary, Progress
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """The database and folder a run writes, its model, and where it reports.
+
+    ``summary`` is filled in as the run goes; the model is loaded through
+    ``load_embedder`` only when something needs embedding.
+    """
+
+    db: sqlite3.Connection
+    index_dir: Path
+    model: str  # canonical name, as the manifest records it
+    load_embedder: Callable[[str], Embedder]
+    progress: Progress
+    summary: IndexSummary

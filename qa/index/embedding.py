@@ -1,0 +1,214 @@
+"""Embed what the cache lacks: view vectors, and sentence vectors for highlighting.
+
+Only view texts the cache has not seen for the model are embedded, in batches each
+committed to the cache (a killed run keeps its work). Passages that need sentence
+vectors get them from the same model pass that embeds their views (late chunking); a
+model that cannot pool over token ranges leaves them to query-time highlighting.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from qa import store
+from qa.embed import Embedder, SpanEmbedder, backend_name
+from qa.errors import IndexDamagedError
+from qa.highlight import SENTENCES_VERSION, SentenceJob, embed_jobs, job_for
+from qa.index.context import RunContext
+from qa.index.hooks import checkpoint
+from qa.index.rows import Parsed
+from qa.locations import embed_batch_size
+from qa.store import Manifest
+
+
+class Embedded(NamedTuple):
+    """What embedding left in the cache: the vectors' dimension, and whether every
+    passage that needed sentence vectors got them (``pooled``)."""
+
+    dim: int
+    pooled: bool
+
+
+def embed_missing(
+    ctx: RunContext,
+    texts: dict[str, str],
+    wanted: list[SentenceJob],
+    manifest: Manifest,
+    *,
+    rebuild: bool,
+) -> Embedded:
+    """Embed the view ``texts`` (hash -> text) not yet cached for the run's model, and
+    the ``wanted`` sentence-vector jobs not yet done.
+
+    An update trusts the manifest's dimension; a rebuild takes it from the cache (when
+    all its vectors agree) or the model, so a damaged manifest cannot block a rebuild.
+    The model is loaded only when something is missing.
+    """
+    db, model = ctx.db, ctx.model
+    missing = _uncached(db, model, texts)
+    jobs = _undone(db, model, wanted)
+    dim = _expected_dim(db, model, manifest, rebuild)
+    if not missing and not jobs and dim:
+        return Embedded(dim, True)
+    embedder = ctx.load_embedder(model)
+    if rebuild or not manifest.generation or manifest.model != model:
+        with store.transaction(db):  # vectors of another size under this model's name
+            if store.drop_embeddings_not_of_dim(db, model, embedder.dim):
+                missing = _uncached(db, model, texts)
+            if store.drop_sentence_vectors_not_of_dim(db, model, embedder.dim):
+                jobs = _undone(db, model, wanted)
+    elif embedder.dim != dim:
+        raise IndexDamagedError(
+            f"model {model} gives {embedder.dim}-d vectors but the index holds {dim}-d ones; "
+            "rebuild with `qa index --rebuild`"
+        )
+    span = embedder if isinstance(embedder, SpanEmbedder) else None
+    pooled = span is not None or not jobs
+    if span is None:
+        jobs = []
+    covered = {h for j in jobs for h in j.view_hashes}
+    plain = [h for h in missing if h not in covered]
+    if not plain and not jobs:
+        return Embedded(embedder.dim, pooled)
+    ctx.progress.start(len(plain) + sum(len(j.views) for j in jobs), "embedding")
+    if span is not None:
+        _embed_with_sentences(ctx, span, jobs, set(missing))
+    _embed_views(ctx, embedder, [(h, texts[h]) for h in plain])
+    ctx.progress.finish()
+    ctx.summary.passages_embedded += len(missing)
+    ctx.summary.sentences_embedded += len(jobs)
+    return Embedded(embedder.dim, pooled)
+
+
+def _uncached(db: sqlite3.Connection, model: str, texts: dict[str, str]) -> list[str]:
+    """The hashes of ``texts`` without a cached embedding, sorted."""
+    return sorted(set(texts) - store.cached_hashes(db, model, texts))
+
+
+def _undone(db: sqlite3.Connection, model: str, wanted: list[SentenceJob]) -> list[SentenceJob]:
+    """The jobs whose sentence vectors are not stored yet."""
+    known = store.cached_sentence_keys(db, model, [j.key for j in wanted])
+    return [j for j in wanted if j.key not in known]
+
+
+def _expected_dim(db: sqlite3.Connection, model: str, manifest: Manifest, rebuild: bool) -> int:
+    """The dimension the run's vectors must have; 0 when only the model can tell."""
+    if rebuild or manifest.model != model:
+        dims = store.cached_dims(db, model)
+        return dims[0] if len(dims) == 1 else 0
+    return manifest.dim
+
+
+def _embed_with_sentences(
+    ctx: RunContext, span: SpanEmbedder, jobs: list[SentenceJob], missing: set[str]
+) -> None:
+    """One model pass per batch of jobs: their views' vectors and sentence vectors."""
+    for group in _job_batches(jobs, embed_batch_size()):
+        view_vectors, sentence_vectors = embed_jobs(span, group, progress=ctx.progress.advance)
+        new_views = [h for h in view_vectors if h in missing]  # the rest are cached already
+        with store.transaction(ctx.db):
+            if new_views:
+                stacked = np.stack([view_vectors[h] for h in new_views])
+                store.put_embeddings(ctx.db, ctx.model, new_views, stacked)
+            store.put_sentence_vectors(ctx.db, ctx.model, sentence_vectors)
+        checkpoint("embedded")
+
+
+def _embed_views(ctx: RunContext, embedder: Embedder, views: list[tuple[str, str]]) -> None:
+    """Embed ``(hash, text)`` views, committing the cache every batch."""
+    batch = embed_batch_size()
+    for i in range(0, len(views), batch):
+        group = views[i : i + batch]
+        vecs = embedder.embed([text for _, text in group], progress=ctx.progress.advance)
+        with store.transaction(ctx.db):
+            store.put_embeddings(ctx.db, ctx.model, [h for h, _ in group], vecs)
+        checkpoint("embedded")
+
+
+def _job_batches(jobs: list[SentenceJob], views_per_batch: int) -> Iterator[list[SentenceJob]]:
+    """Consecutive groups of jobs holding about ``views_per_batch`` views each."""
+    group: list[SentenceJob] = []
+    size = 0
+    for job in jobs:
+        group.append(job)
+        size += len(job.views)
+        if size >= views_per_batch:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def sentence_vectors_flag(model: str, *, pooled: bool = True) -> str:
+    """The manifest's ``sentences`` value: every stored passage of ``model`` was given
+    sentence vectors, or (``pooled=False``) the model could not pool them on this
+    backend. The latter names the backend, so that switching backend (torch to onnx)
+    computes them once more."""
+    flag = f"{SENTENCES_VERSION}:{model}"
+    return flag if pooled else f"{flag}:none:{backend_name()}"
+
+
+def next_sentence_flag(manifest: Manifest, model: str, pooled: bool, *, recomputed: bool) -> str:
+    """The ``sentences`` value the next generation records: the manifest's, unless this
+    commit (re)computed sentence vectors for every passage, starts the index, or could
+    not pool."""
+    if recomputed or not manifest.generation or not pooled:
+        return sentence_vectors_flag(model, pooled=pooled)
+    return manifest.sentences
+
+
+def backfill_due(manifest: Manifest, model: str) -> bool:
+    """True when stored passages may lack sentence vectors that this run could compute:
+    an index from before they existed, a new sentence format, or another backend."""
+    done = {sentence_vectors_flag(model), sentence_vectors_flag(model, pooled=False)}
+    return bool(manifest.generation) and manifest.sentences not in done
+
+
+def sentence_jobs(
+    db: sqlite3.Connection,
+    items: Sequence[Parsed],
+    dropped_documents: Sequence[int],
+    backfill: bool,
+) -> list[SentenceJob]:
+    """Passages that need sentence vectors: the new and changed ones and, with
+    ``backfill``, every stored passage that stays. One job per key."""
+    jobs: dict[str, SentenceJob] = {}
+    for item in items:
+        for p, row in zip(item.doc.passages, item.rows, strict=True):
+            job = job_for(
+                p.text, row.search_text, item.doc.title, p.heading, row.text_hash, row.view_hashes
+            )
+            if job:
+                jobs.setdefault(job.key, job)
+    if backfill:
+        dropped = set(dropped_documents)
+        for source in store.sentence_sources(db):
+            if source["document_id"] in dropped:
+                continue
+            job = job_for(
+                source["text"],
+                source["search_text"],
+                source["title"],
+                source["heading"],
+                source["text_hash"],
+                source["view_hashes"].split(),
+            )
+            if job:
+                jobs.setdefault(job.key, job)
+    return list(jobs.values())
+
+
+def check_manifest_dim(db: sqlite3.Connection, model: str, manifest: Manifest) -> None:
+    """The manifest's dimension must be that of the cached vectors of its model."""
+    if manifest.model != model or not manifest.dim:
+        return
+    cached = store.cached_dim(db, model)
+    if cached is not None and cached != manifest.dim:
+        raise IndexDamagedError(
+            f"the index manifest says {manifest.dim}-d vectors but the embedding cache of "
+            f"{model} holds {cached}-d ones; rebuild with `qa index --rebuild`"
+        )

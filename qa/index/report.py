@@ -1,0 +1,74 @@
+"""What an indexing run tells its caller: progress as it goes, a summary at the end."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """How indexing reports to a CLI progress bar, a TUI widget or nothing."""
+
+    def start(self, total: int, description: str) -> None: ...
+    def advance(self, n: int) -> None: ...
+    def finish(self) -> None: ...
+    def warn(self, message: str) -> None: ...
+
+
+class SilentProgress:
+    """Progress that logs warnings and shows nothing (tests, library use)."""
+
+    def start(self, total: int, description: str) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+
+
+@dataclass
+class IndexSummary:
+    """What one ``qa index`` run did; ``qa index --json`` prints exactly these keys."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    files_read: int = 0  # files read and hashed; the rest were known unchanged by their stat
+    passages: int = 0
+    passages_embedded: int = 0
+    sentences_embedded: int = 0  # passages given sentence vectors (highlighting)
+    seconds: float = 0.0
+    documents: int = 0
+    generation: int = 0
+    rebuilt: str = ""
+    repaired: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+def skip(summary: IndexSummary, progress: Progress, message: str) -> None:
+    """A source left out of the run: counted, kept in the summary, and shown now."""
+    summary.skipped += 1
+    summary.warnings.append(message)
+    progress.warn(message)
+
+
+def repaired(summary: IndexSummary, progress: Progress, damage: str) -> None:
+    """The committed vector file could not be used (``damage`` says why): the next
+    generation is built from the embedding cache instead, and the user is told."""
+    summary.repaired = f"{damage}: rebuilt it from the embedding cache"
+    progress.warn(f"{damage}; rebuilding it from the embedding cache")

@@ -1,0 +1,270 @@
+"""One indexing run: lock → plan → embed → commit.
+
+Take the write lock; find new, changed and deleted sources by stat and content hash
+(``plan``); parse only those; embed only view texts the cache has not seen for this model
+(``embedding``); then commit the next generation (``commit``). A big run commits in
+parts as it goes, each a whole generation, so memory stays bounded and a killed first
+build keeps what it committed; the run's last commit always follows its parts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa import store, vectors
+from qa.embed import Embedder, canonical_model_name
+from qa.errors import IndexDamagedError, IngestError, QAError
+from qa.index.commit import (
+    Commit,
+    commit_generation,
+    current_vectors,
+    recorded_formats,
+    remove_stale_vectors,
+)
+from qa.index.context import RunContext
+from qa.index.embedding import (
+    backfill_due,
+    check_manifest_dim,
+    embed_missing,
+    next_sentence_flag,
+    sentence_jobs,
+)
+from qa.index.hooks import checkpoint
+from qa.index.lock import write_lock
+from qa.index.plan import Part, Plan
+from qa.index.report import IndexSummary, Progress, SilentProgress, repaired, skip
+from qa.index.rows import Parsed, parsed, view_texts
+from qa.index.sources import Source, check_passage_sizes, file_sources
+from qa.ingest import CHUNKER_VERSION
+from qa.locations import db_path, generation_passages
+from qa.store import UNRECORDED, Manifest
+from qa.vectors import FlatIndex
+from qa.views import VIEWS_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How a run goes: ``rebuild`` throws the index away and builds it again; ``wait``
+    waits for another running writer instead of refusing; ``progress`` is told as the
+    run goes (default: nothing shown, warnings logged)."""
+
+    rebuild: bool = False
+    wait: bool = False
+    progress: Progress | None = None
+
+
+def update_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    model_name: str,
+    load_embedder: Callable[[str], Embedder],
+    options: RunOptions = RunOptions(),
+) -> IndexSummary:
+    """Bring the index at ``index_dir`` up to date with the files of ``corpus_dir``."""
+    if not corpus_dir.is_dir():
+        raise IngestError(f"{corpus_dir}: corpus folder does not exist")
+    return index_sources(
+        lambda: file_sources(corpus_dir), index_dir, model_name, load_embedder, options
+    )
+
+
+def index_sources(
+    list_sources: Callable[[], Iterable[Source]],
+    index_dir: Path,
+    model_name: str,
+    load_embedder: Callable[[str], Embedder],
+    options: RunOptions = RunOptions(),
+) -> IndexSummary:
+    """Bring the index at ``index_dir`` up to date with the given document sources.
+
+    Sources are listed only once the write lock is held. The model is loaded (through
+    ``load_embedder``) only when something needs embedding, so a no-op run never
+    imports torch.
+    """
+    started = time.perf_counter()
+    progress = options.progress or SilentProgress()
+    summary = IndexSummary()
+    with write_lock(index_dir, wait=options.wait):
+        db = _open_for_update(index_dir, options.rebuild, progress)
+        try:
+            model = canonical_model_name(model_name)
+            ctx = RunContext(db, index_dir, model, load_embedder, progress, summary)
+            _update(ctx, list_sources(), options.rebuild)
+        finally:
+            db.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _open_for_update(index_dir: Path, rebuild: bool, progress: Progress) -> sqlite3.Connection:
+    """The index database, created if need be.
+
+    With ``rebuild``, a database that is damaged (or not ours) is verified first and, if
+    bad, moved aside (never deleted) so the rebuild can start from an empty one.
+    """
+    path = db_path(index_dir)
+    try:
+        db = store.connect(path, create=True)
+        if rebuild:
+            try:
+                store.verify(db)
+            except QAError:
+                db.close()
+                raise
+        return db
+    except IndexDamagedError:
+        if not rebuild:
+            raise
+        moved = store.set_aside(path)
+        progress.warn(
+            f"{path} is damaged or not a Pilcrow index: moved it to {moved.name}; "
+            "building a new index"
+        )
+        return store.connect(path, create=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """How one commit of a run differs from its others."""
+
+    final: bool  # the run's last commit (lexicon, sidecar, this Pilcrow's format versions)
+    rebuild: bool = False  # the rows are replaced whole
+    reparse: bool = False  # a part of a re-parse: the recorded format versions are kept
+    parted: bool = False  # parts were committed before it: it must follow
+
+
+def _update(ctx: RunContext, sources: Iterable[Source], rebuild: bool) -> None:
+    """The run under the write lock: plan source by source, commit parts as they fill,
+    then the last commit, the touched files' stats and the cleanup."""
+    manifest = store.read_manifest(ctx.db)
+    rebuild = _model_changed(ctx, manifest) or rebuild
+    reparse = rebuild or manifest.chunker != CHUNKER_VERSION or manifest.views != VIEWS_VERSION
+    if reparse and not rebuild and not manifest.is_empty:
+        ctx.summary.rebuilt = "chunker or view format changed: re-parsing all documents"
+    if not rebuild:
+        check_manifest_dim(ctx.db, ctx.model, manifest)
+    recorded = {} if rebuild else store.file_hashes(ctx.db)
+    listed = {src.key: src for src in sources}
+    checkpoint("listed")
+    part_passages = None if rebuild else generation_passages()
+    plan: Plan[Parsed] = Plan(recorded, listed, reparse=reparse, part_passages=part_passages)
+    current: FlatIndex | None = None  # the vector index of the generation last committed
+    for src in listed.values():
+        item = _parse(ctx, plan, src)
+        if item is None:
+            continue
+        part = plan.add(src.key, item.file_hash, item.doc.doc_id, len(item.rows), item)
+        checkpoint("parsed")
+        if part is not None:
+            generation, current = _commit(ctx, part, _Step(final=False, reparse=reparse), current)
+            remove_stale_vectors(ctx.index_dir, generation)
+    last = _Step(final=True, rebuild=rebuild, parted=plan.parts > 0)
+    generation, _ = _commit(ctx, plan.rest(), last, current)
+    if plan.restat:
+        with store.transaction(ctx.db):
+            store.record_file_stats(ctx.db, plan.restat)
+    summary = ctx.summary
+    summary.added, summary.changed, summary.removed = plan.added, plan.changed, len(plan.removed)
+    summary.unchanged, summary.files_read = plan.unchanged, plan.files_read
+    summary.generation = generation
+    summary.documents, summary.passages = store.counts(ctx.db)
+    remove_stale_vectors(ctx.index_dir, generation)
+
+
+def _model_changed(ctx: RunContext, manifest: Manifest) -> bool:
+    """True (and the user told) when the index was built with another model."""
+    if not manifest.model or manifest.model == ctx.model:
+        return False
+    ctx.summary.rebuilt = f"model changed from {manifest.model} to {ctx.model}"
+    ctx.progress.warn(f"{ctx.summary.rebuilt}: rebuilding the whole index")
+    return True
+
+
+def _parse(ctx: RunContext, plan: Plan[Parsed], src: Source) -> Parsed | None:
+    """The source's rows when it is new or changed (or all are re-parsed); None when it
+    is unchanged or skipped (reported)."""
+    if plan.known_by_stat(src.key, src.stat_key):
+        return None  # not even read: same size, mtimes and inode
+    try:
+        digest = src.digest()
+        if plan.known_by_digest(src.key, digest, src.read_stat()):
+            return None
+        doc = src.load()
+        check_passage_sizes(src.key, doc)
+    except IngestError as exc:
+        skip(ctx.summary, ctx.progress, str(exc))
+        return None
+    owner = plan.owner(src.key, doc.doc_id)
+    if owner != src.key:
+        skip(
+            ctx.summary,
+            ctx.progress,
+            f"{src.key}: document id {doc.doc_id} already comes from {owner}",
+        )
+        return None
+    return parsed(doc, digest, src.read_stat())
+
+
+def _commit(
+    ctx: RunContext, part: Part[Parsed], step: _Step, current: FlatIndex | None
+) -> tuple[int, FlatIndex | None]:
+    """Embed what ``part`` needs and commit it as the next generation: the one path of a
+    part and of a run's last commit. Returns the generation now committed and its vector
+    index (None when a last commit had nothing to write and did not read the file).
+
+    A part leaves the whole-index work to the run's last commit: the lexicon refresh and
+    the approximate sidecar (readers search exactly meanwhile), and, while a re-parse is
+    under way, the chunker and view versions, so a killed run re-parses what is left.
+    A last commit writes nothing when nothing changed, unless the vector file is damaged
+    (then rebuilt from the cache) or the manifest lacks what this Pilcrow records.
+    """
+    manifest = store.read_manifest(ctx.db)
+    backfill = step.final and not step.rebuild and backfill_due(manifest, ctx.model)
+    jobs = sentence_jobs(ctx.db, part.items, part.dropped, backfill)
+    texts = view_texts(part.items)
+    dim, pooled = embed_missing(ctx, texts, jobs, manifest, rebuild=step.rebuild)
+    flag = next_sentence_flag(manifest, ctx.model, pooled, recomputed=backfill or step.rebuild)
+    due = not step.final or _commit_due(manifest, part, step, flag)
+    damage = ""
+    # A no-op run trusts a vector file whose stat is as committed (any write changes it);
+    # otherwise the file is read and checked, to be repaired if need be.
+    if (manifest.generation and not step.rebuild and current is None) and (
+        due or not vectors.as_committed(ctx.index_dir, manifest)
+    ):
+        current, damage = current_vectors(ctx.db, ctx.index_dir, manifest)
+    if damage:
+        repaired(ctx.summary, ctx.progress, damage)
+    if not (due or damage):
+        return manifest.generation, current
+    versions = recorded_formats(manifest) if step.reparse and not step.final else None
+    commit = Commit(
+        items=part.items,
+        dropped=part.dropped,
+        dim=dim,
+        sentence_flag=flag,
+        current=current,
+        rebuild=step.rebuild,
+        final=step.final,
+        versions=versions,
+    )
+    return commit_generation(ctx, manifest, commit)
+
+
+def _commit_due(manifest: Manifest, part: Part[Parsed], step: _Step, flag: str) -> bool:
+    """Whether a run's last commit must write a generation: rows change, parts went
+    before, or the manifest lacks a value this Pilcrow records (an index written before
+    the manifest held the concentration, the lexicon or this sentence flag gets it now)."""
+    return bool(
+        part.items
+        or part.removed
+        or step.parted
+        or step.rebuild
+        or not manifest.generation
+        or manifest.concentration is None
+        or manifest.lexicon_passages is UNRECORDED
+        or manifest.sentences != flag
+    )

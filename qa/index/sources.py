@@ -1,0 +1,164 @@
+"""What a run indexes: sources, each with a key, a cheap stat, a digest and a parser.
+
+``FileSource`` is a corpus file; ``qa eval`` indexes BEIR entries and the benchmarks
+synthetic copies through the same ``Source`` protocol. The stat rules (git's) live here:
+a file whose stat is as recorded is not read, and a stat taken while the file may still
+change within the same timestamp tick ("racily clean") is not recorded.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Protocol
+
+from qa.errors import IngestError
+from qa.fsutil import file_stat
+from qa.ingest import SUFFIXES, discover, parse_file
+from qa.models import Document
+
+MAX_FILE_BYTES = 16 * 1024 * 1024  # larger corpus files are skipped, never read whole
+MAX_PASSAGE_CHARS = 1_000_000  # ~20x the longest real cable paragraph: not a paragraph
+RACY_SECONDS = 2  # a file modified this recently may change again without its stat changing
+
+
+class Source(Protocol):
+    """One document to index: a stable key, a content digest, and how to parse it."""
+
+    key: str
+
+    def stat_key(self) -> str:
+        """A cheap fingerprint taken without reading the source; '' when it has none (or
+        cannot be trusted), and the source is then read."""
+        ...
+
+    def digest(self) -> str:
+        """A hash of the content; raises ``IngestError`` when it cannot be read."""
+        ...
+
+    def read_stat(self) -> str:
+        """The fingerprint of the content ``digest`` read, to record; '' for none."""
+        ...
+
+    def load(self) -> Document:
+        """The parsed document; raises ``IngestError`` when it cannot be parsed."""
+        ...
+
+
+def settled_stat(info: os.stat_result, now_ns: int) -> str:
+    """``file_stat(info)``, or '' when the file was modified in the last RACY_SECONDS: it
+    may change again within the same timestamp tick without its stat changing."""
+    racy = now_ns - info.st_mtime_ns < RACY_SECONDS * 1_000_000_000
+    return "" if racy else file_stat(info)
+
+
+class FileSource:
+    """A corpus file; read once, hashed, parsed only when its hash changed."""
+
+    def __init__(self, path: Path, root: Path) -> None:
+        self.path, self.root = path, root
+        self.key = str(path.relative_to(root))
+        self._data: bytes | None = None
+        self._read_stat = ""  # of the bytes last read by digest()
+
+    def stat_key(self) -> str:
+        """Size, mtime, ctime and inode: unchanged means unchanged content (git's rule).
+
+        ctime is in it because ``chmod`` and ``touch -d`` change it, so a file made
+        unreadable is still read (and reported), and a back-dated edit is still seen.
+        '' when the file cannot be read by us (one indexed by another user may not be):
+        it is then read, to be reported.
+        """
+        try:
+            key = file_stat(self.path.stat())
+        except OSError:
+            return ""
+        return key if os.access(self.path, os.R_OK) else ""
+
+    def digest(self) -> str:
+        """The file's blake2b hash; its bytes are kept for ``load``."""
+        if not _storable(self.key):
+            # A name that is not UTF-8 (an old Latin-1 archive) cannot be stored or shown
+            # as is; skip the file rather than fail the whole run.
+            printable = os.fsencode(self.key).decode("utf-8", "backslashreplace")
+            raise IngestError(f"{printable}: file name is not valid UTF-8; rename the file")
+        try:
+            info = self.path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                raise IngestError(f"{self.key}: not a regular file")
+            if info.st_size > MAX_FILE_BYTES:
+                raise IngestError(
+                    f"{self.key}: too large ({info.st_size / 2**20:.1f} MB; files over "
+                    f"{MAX_FILE_BYTES // 2**20} MB are not indexed)"
+                )
+            self._data = self.path.read_bytes()
+            # Taken before the read: if the file changes meanwhile, the next run rehashes.
+            self._read_stat = settled_stat(info, time.time_ns())
+        except OSError as exc:
+            raise IngestError(f"{self.key}: cannot read ({self._reason(exc)})") from exc
+        return hashlib.blake2b(self._data, digest_size=16).hexdigest()
+
+    def read_stat(self) -> str:
+        return self._read_stat
+
+    def _reason(self, exc: OSError) -> str:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        if exc.errno == errno.ENOENT:
+            return "dangling symlink" if self.path.is_symlink() else "file vanished"
+        return exc.strerror or str(exc)
+
+    def load(self) -> Document:
+        """The parsed file (read now if ``digest`` was not called); the bytes are let go."""
+        if self._data is None:
+            self.digest()
+        try:
+            return parse_file(self.path, root=self.root, data=self._data)
+        finally:
+            self._data = None
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def file_sources(corpus_dir: Path) -> list[FileSource]:
+    """The corpus files, plus entries that look like ones but cannot be read as files.
+
+    ``discover`` leaves out symlink loops, dangling symlinks and special files; they are
+    listed here too so that each is reported (path and reason) and counted as skipped
+    rather than silently ignored (or, if indexed before, silently dropped).
+    """
+    listed = discover(corpus_dir)
+    known = set(listed)
+    sources = [FileSource(path, corpus_dir) for path in listed]
+    for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name.startswith(".") or path.suffix.lower() not in SUFFIXES or path in known:
+                continue
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                sources.append(FileSource(path, corpus_dir))
+    return sources
+
+
+def check_passage_sizes(key: str, doc: Document) -> None:
+    """Refuse a document whose "paragraph" is a gigantic blob (a file with no line breaks).
+
+    Such a passage cannot be cited usefully, and every search that shows it would
+    highlight sentences over megabytes of text.
+    """
+    longest = max((len(p.text) for p in doc.passages), default=0)
+    if longest > MAX_PASSAGE_CHARS:
+        raise IngestError(
+            f"{key}: one passage of {longest:,} characters (no paragraph breaks); not indexed"
+        )

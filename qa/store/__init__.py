@@ -1,0 +1,94 @@
+"""SQLite, the source of truth: documents, passages, the FTS index, embeddings, manifest.
+
+Everything a reader needs to trust a citation lives here; the FAISS file is derived from
+the ``embeddings`` table and can always be rebuilt from it. The database runs in WAL mode
+so readers (``qa ask``, the TUI) see the last committed generation while ``qa index``
+writes the next one.
+
+Modules, one concern each: ``schema`` (numbered migrations), ``connection`` (open,
+identity, SQLite errors as ``QAError``), ``sql`` (transactions, ``IN`` lists), ``manifest``
+(the typed ``Manifest``), ``documents`` (rows and filter SQL), ``lexicon`` (BM25 document
+frequencies) and ``cache`` (embeddings and sentence vectors). Callers use the names below:
+``from qa import store; store.connect(...)``.
+"""
+
+from __future__ import annotations
+
+from qa.store.cache import (
+    cached_dim,
+    cached_dims,
+    cached_hashes,
+    cached_sentence_keys,
+    drop_embeddings_not_of_dim,
+    drop_sentence_vectors_not_of_dim,
+    get_embeddings,
+    get_sentence_vectors,
+    put_embeddings,
+    put_sentence_vectors,
+)
+from qa.store.connection import connect, set_aside, verify
+from qa.store.documents import (
+    StoredFile,
+    all_view_hashes,
+    counts,
+    delete_all_documents,
+    delete_documents,
+    doc_ids_in_use,
+    file_hashes,
+    filter_sql,
+    filtered_passage_ids,
+    get_document,
+    hit_rows,
+    insert_document,
+    passage_ids_of,
+    passage_leads,
+    record_file_stats,
+    sample_view_hashes,
+    sentence_sources,
+)
+from qa.store.lexicon import LEXICON_DRIFT, lexicon_frequencies, lexicon_stale, refresh_lexicon
+from qa.store.manifest import UNRECORDED, Manifest, Unrecorded, read_manifest, write_manifest
+from qa.store.sql import transaction
+
+__all__ = [
+    "LEXICON_DRIFT",
+    "UNRECORDED",
+    "Manifest",
+    "StoredFile",
+    "Unrecorded",
+    "all_view_hashes",
+    "cached_dim",
+    "cached_dims",
+    "cached_hashes",
+    "cached_sentence_keys",
+    "connect",
+    "counts",
+    "delete_all_documents",
+    "delete_documents",
+    "doc_ids_in_use",
+    "drop_embeddings_not_of_dim",
+    "drop_sentence_vectors_not_of_dim",
+    "file_hashes",
+    "filter_sql",
+    "filtered_passage_ids",
+    "get_document",
+    "get_embeddings",
+    "get_sentence_vectors",
+    "hit_rows",
+    "insert_document",
+    "lexicon_frequencies",
+    "lexicon_stale",
+    "passage_ids_of",
+    "passage_leads",
+    "put_embeddings",
+    "put_sentence_vectors",
+    "read_manifest",
+    "record_file_stats",
+    "refresh_lexicon",
+    "sample_view_hashes",
+    "sentence_sources",
+    "set_aside",
+    "transaction",
+    "verify",
+    "write_manifest",
+]

@@ -1,0 +1,261 @@
+"""Document and passage rows: what change detection, search and citations read.
+
+A passage row keeps the exact source text with its label and character offsets into the
+document body, so every citation can be checked against the stored document.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from qa.models import DocKind, Document, Filters, Passage, StoredPassage
+from qa.store.sql import rows_in_chunks, run_in_chunks
+
+
+class StoredFile(NamedTuple):
+    """What change detection knows of an indexed source file."""
+
+    row_id: int
+    doc_id: str
+    file_hash: str
+    file_stat: str  # size:mtime:ctime:inode when last hashed; '' = unknown: hash it
+
+
+def file_hashes(db: sqlite3.Connection) -> dict[str, StoredFile]:
+    """``source -> StoredFile`` for change detection."""
+    return {
+        row["source"]: StoredFile(row["id"], row["doc_id"], row["file_hash"], row["file_stat"])
+        for row in db.execute("SELECT id, doc_id, source, file_hash, file_stat FROM documents")
+    }
+
+
+def record_file_stats(db: sqlite3.Connection, stats: dict[int, str]) -> None:
+    """Remember the stat of files whose content was hashed unchanged (``touch``-ed)."""
+    db.executemany(
+        "UPDATE documents SET file_stat = ? WHERE id = ?",
+        [(stat, row_id) for row_id, stat in stats.items()],
+    )
+
+
+def doc_ids_in_use(
+    db: sqlite3.Connection, doc_ids: Sequence[str], *, except_rows: Sequence[int] = ()
+) -> set[str]:
+    """Which of ``doc_ids`` stored documents hold, other than the rows ``except_rows``."""
+    skip = set(except_rows)
+    return {
+        doc_id
+        for row_id, doc_id in rows_in_chunks(
+            db, "SELECT id, doc_id FROM documents WHERE doc_id IN ({marks})", doc_ids
+        )
+        if row_id not in skip
+    }
+
+
+def passage_ids_of(db: sqlite3.Connection, document_ids: Sequence[int]) -> list[int]:
+    """The passage ids of the given document rows."""
+    sql = "SELECT id FROM passages WHERE document_id IN ({marks})"
+    return [row[0] for row in rows_in_chunks(db, sql, document_ids)]
+
+
+def delete_documents(db: sqlite3.Connection, document_ids: Sequence[int]) -> None:
+    """Delete document rows and their passages (the FTS triggers follow)."""
+    run_in_chunks(db, "DELETE FROM passages WHERE document_id IN ({marks})", document_ids)
+    run_in_chunks(db, "DELETE FROM documents WHERE id IN ({marks})", document_ids)
+
+
+def delete_all_documents(db: sqlite3.Connection) -> None:
+    """Delete every document and passage (a rebuild starts from none)."""
+    db.execute("DELETE FROM passages")
+    db.execute("DELETE FROM documents")
+
+
+def insert_document(
+    db: sqlite3.Connection,
+    doc: Document,
+    file_hash: str,
+    passages: Sequence[StoredPassage],
+    file_stat: str = "",
+) -> list[int]:
+    """Insert one document and its passages; returns the new passage ids in order."""
+    cur = db.execute(
+        "INSERT INTO documents(doc_id, kind, title, date, origin, classification, tags, source,"
+        " file_hash, body, file_stat) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            doc.doc_id,
+            doc.kind.value,
+            doc.title,
+            doc.date,
+            doc.origin,
+            doc.classification,
+            " ".join(doc.tags),
+            doc.source,
+            file_hash,
+            doc.body,
+            file_stat,
+        ),
+    )
+    document_id = cur.lastrowid
+    ids: list[int] = []
+    for seq, sp in enumerate(passages):
+        p = sp.passage
+        cur = db.execute(
+            'INSERT INTO passages(document_id, seq, label, paragraph, heading, text, start, "end",'
+            " text_hash, search_text, context, view_hashes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                document_id,
+                seq,
+                p.label,
+                p.paragraph,
+                p.heading,
+                p.text,
+                p.start,
+                p.end,
+                sp.text_hash,
+                sp.search_text,
+                sp.context,
+                " ".join(sp.view_hashes),
+            ),
+        )
+        assert cur.lastrowid is not None
+        ids.append(cur.lastrowid)
+    return ids
+
+
+def counts(db: sqlite3.Connection) -> tuple[int, int]:
+    """``(documents, passages)``."""
+    docs = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+    passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
+    return docs, passages
+
+
+def all_view_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, list[str]]]:
+    """``(passage id, hashes of its embedded views)`` for every passage, by id."""
+    for row in db.execute("SELECT id, view_hashes FROM passages ORDER BY id"):
+        yield row[0], row[1].split()
+
+
+def sentence_sources(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
+    """What sentence vectors are computed from, for every stored passage."""
+    yield from db.execute(
+        "SELECT p.document_id, p.text, p.search_text, p.heading, d.title, p.text_hash,"
+        " p.view_hashes FROM passages p JOIN documents d ON d.id = p.document_id ORDER BY p.id"
+    )
+
+
+def sample_view_hashes(db: sqlite3.Connection, n: int) -> list[tuple[int, list[str]]]:
+    """About ``n`` passages spread evenly over the id range (deterministic).
+
+    One rowid seek per sample, not a scan: at a million passages a scan reads the table.
+    """
+    top = db.execute("SELECT max(id) FROM passages").fetchone()[0] or 0
+    step = max(1, top // max(1, n))
+    found: dict[int, list[str]] = {}
+    for target in range(step, top + 1, step):
+        row = db.execute(
+            "SELECT id, view_hashes FROM passages WHERE id >= ? ORDER BY id LIMIT 1", (target,)
+        ).fetchone()
+        if row is not None:
+            found[row[0]] = row[1].split()
+        if len(found) >= n:
+            break
+    return list(found.items())
+
+
+_DOC_COLUMNS = "doc_id, kind, title, date, origin, classification, tags, source, body"
+
+
+def _document_from_row(row: sqlite3.Row) -> Document:
+    return Document(
+        doc_id=row["doc_id"],
+        kind=DocKind(row["kind"]),
+        title=row["title"],
+        body=row["body"],
+        source=row["source"],
+        date=row["date"],
+        origin=row["origin"],
+        classification=row["classification"],
+        tags=tuple(row["tags"].split()),
+    )
+
+
+def get_document(db: sqlite3.Connection, doc_id: str) -> Document | None:
+    """The stored document with its passages, matching the ID case-insensitively."""
+    row = db.execute(
+        f"SELECT id, {_DOC_COLUMNS} FROM documents WHERE doc_id = ? COLLATE NOCASE", (doc_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    doc = _document_from_row(row)
+    doc.passages = [
+        Passage(
+            label=p["label"],
+            paragraph=p["paragraph"],
+            text=p["text"],
+            start=p["start"],
+            end=p["end"],
+            heading=p["heading"],
+        )
+        for p in db.execute(
+            'SELECT label, paragraph, text, start, "end", heading FROM passages '
+            "WHERE document_id = ? ORDER BY seq",
+            (row["id"],),
+        )
+    ]
+    return doc
+
+
+def hit_rows(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+    """What a hit shows, cites and highlights, by passage id, in one read (one query per
+    500 ids): display fields, and the text and view hashes its sentence vectors are keyed
+    by, so a highlight is never computed for another version of the text."""
+    sql = (
+        "SELECT p.id, p.label, p.paragraph, p.text, p.heading, p.text_hash, p.view_hashes,"
+        " d.doc_id, d.title, d.date, d.origin, d.classification, d.source"
+        " FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})"
+    )
+    return {row["id"]: row for row in rows_in_chunks(db, sql, passage_ids)}
+
+
+def passage_leads(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """``id -> (heading, first characters of the search text)``, what ranking rules read."""
+    sql = "SELECT id, heading, substr(search_text, 1, 80) FROM passages WHERE id IN ({marks})"
+    return {row[0]: (row[1], row[2]) for row in rows_in_chunks(db, sql, passage_ids)}
+
+
+def filter_sql(filters: Filters) -> tuple[str, list[object]]:
+    """A WHERE fragment over ``documents d`` for the given filters (``1`` when none)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if filters.origin:
+        clauses.append("d.origin LIKE ?")
+        params.append(f"%{filters.origin}%")
+    if filters.since:
+        clauses.append("d.date >= ?")
+        params.append(filters.since)
+    if filters.until:
+        clauses.append("substr(d.date, 1, 10) <= ?")
+        params.append(filters.until)
+    if filters.classification:
+        clauses.append("d.classification LIKE ?")
+        params.append(f"{filters.classification}%")
+    if filters.tag:
+        clauses.append("(' ' || d.tags || ' ') LIKE ?")
+        params.append(f"% {filters.tag.upper()} %")
+    if filters.doc_id:
+        clauses.append("d.doc_id = ? COLLATE NOCASE")
+        params.append(filters.doc_id)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def filtered_passage_ids(db: sqlite3.Connection, filters: Filters) -> np.ndarray:
+    """Ids of the passages of documents that pass ``filters`` (for filtered search)."""
+    where, params = filter_sql(filters)
+    rows = db.execute(
+        f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id WHERE {where}",
+        params,
+    ).fetchall()
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

@@ -1,0 +1,44 @@
+"""The vector files: derived, rebuildable copies of the embeddings in SQLite.
+
+``base`` holds the id rules and the small ``VectorIndex`` interface (add, remove, search,
+save, open); ``flat`` the exact index every generation writes, ``vectors-NNNNNN.faiss``;
+``ivf`` its approximate sidecar at scale; ``generation`` the one rule that decides
+whether the committed file can be trusted. Files are written whole (``qa.fsutil``) and
+named by generation, so a reader sees the old index or the new one, never half of each.
+FAISS is imported only where it is used.
+"""
+
+from __future__ import annotations
+
+from qa.vectors.base import WINDOWS, VectorIndex, all_window_ids, passage_of, vector_id
+from qa.vectors.flat import FlatIndex
+from qa.vectors.generation import (
+    VectorFileDamaged,
+    as_committed,
+    check_against_cache,
+    committed_path,
+    open_checked,
+    open_committed,
+    open_for_search,
+    open_verified,
+)
+from qa.vectors.ivf import IVFIndex, write_ann
+
+__all__ = [
+    "WINDOWS",
+    "FlatIndex",
+    "IVFIndex",
+    "VectorFileDamaged",
+    "VectorIndex",
+    "all_window_ids",
+    "as_committed",
+    "check_against_cache",
+    "committed_path",
+    "open_checked",
+    "open_committed",
+    "open_for_search",
+    "open_verified",
+    "passage_of",
+    "vector_id",
+    "write_ann",
+]

@@ -1,0 +1,196 @@
+"""The one rule for trusting the committed vector file, used by every reader of it.
+
+``qa ask`` and the TUI (``open_for_search``), ``qa index`` before it reuses the file
+(``open_verified``) and ``qa index --check`` (``open_committed`` and
+``check_against_cache``) all ask the same questions in the same order, and say the same
+thing when the answer is no: the file is there, FAISS can read it, it is ours, of the
+manifest's dimension and size, its vectors are unit length and as many as the manifest
+says; deeper checks compare a sample with the embedding cache. Any fault raises
+``VectorFileDamaged``, which names the file, what is wrong and the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from qa import store
+from qa.errors import IndexDamagedError, QAError
+from qa.fsutil import file_stat
+from qa.locations import vectors_path
+from qa.store import Manifest
+from qa.vectors import ivf
+from qa.vectors.base import VectorIndex, vector_id
+from qa.vectors.flat import FlatIndex
+
+log = logging.getLogger(__name__)
+
+REPAIR = "run `qa index` to rebuild it from the embedding cache, or `qa index --rebuild`"
+REBUILD = "rebuild with `qa index --rebuild`"
+VECTOR_TOLERANCE = 1e-4  # a stored vector and its cached embedding agree to this
+ANN_CHECK_SAMPLE = 8  # cached embeddings that must find themselves in an approximate index
+
+
+class VectorFileDamaged(IndexDamagedError):
+    """A vector file that cannot be trusted: ``str()`` is ``<path><what>; <fix>``."""
+
+    def __init__(
+        self, path: Path, what: str, fix: str = REPAIR, *, found: int | None = None
+    ) -> None:
+        super().__init__(f"{path}{what}; {fix}")
+        self.path = path
+        self.what = what
+        self.found = found  # vectors the file holds, when the fault is their number
+
+    @property
+    def fault(self) -> str:
+        """The fault alone, by file name (``vectors-000001.faiss is missing``)."""
+        return f"{self.path.name}{self.what}"
+
+
+def committed_path(index_dir: Path, manifest: Manifest) -> Path:
+    return vectors_path(index_dir, manifest.generation)
+
+
+def as_committed(index_dir: Path, manifest: Manifest) -> bool:
+    """The file's stat is the one recorded at commit (any write changes it): a no-op
+    ``qa index`` trusts it without reading it."""
+    try:
+        info = committed_path(index_dir, manifest).stat()
+    except OSError:
+        return False
+    return bool(manifest.vector_stat) and manifest.vector_stat == file_stat(info)
+
+
+def open_committed(index_dir: Path, manifest: Manifest) -> FlatIndex:
+    """The committed generation's vector file, checked as this module describes."""
+    return open_checked(
+        committed_path(index_dir, manifest),
+        manifest.dim,
+        count=manifest.vector_count,
+        size=manifest.vector_bytes,
+    )
+
+
+def open_checked(
+    path: Path, dim: int, *, count: int | None = None, size: int | None = None
+) -> FlatIndex:
+    """A vector file, checked in order: present, readable, ours, ``dim``-dimensional,
+    ``size`` bytes and ``count`` vectors (when given), every vector unit length.
+
+    A file FAISS cannot read whose size differs from the recorded one is reported as
+    truncated by its size, the clearer of the two messages.
+    """
+    _require_file(path)
+    actual = path.stat().st_size
+    size_fault = f": vector file is damaged ({actual} bytes, the manifest says {size}:"
+    size_fault += " truncated or overwritten)"
+    try:
+        index = FlatIndex.open(path)
+    except Exception as exc:
+        log.debug("reading %s: %s", path, exc)
+        if size is not None and actual != size:  # the recorded size says what happened
+            raise VectorFileDamaged(path, size_fault) from exc
+        raise VectorFileDamaged(
+            path, ": vector file is damaged (truncated or not a FAISS file)"
+        ) from exc
+    if not index.is_pilcrow():
+        kind = type(index.native).__name__
+        raise VectorFileDamaged(path, f": not a Pilcrow vector file ({kind})")
+    if index.dim != dim:
+        what = f": vectors have dimension {index.dim}, the manifest says {dim}"
+        raise VectorFileDamaged(path, what, REBUILD)
+    if size is not None and actual != size:
+        raise VectorFileDamaged(path, size_fault)
+    bad = index.not_unit_length()
+    if bad:
+        what = f": vector file is damaged ({bad} of {index.count} vectors are not unit length)"
+        raise VectorFileDamaged(path, what)
+    if count is not None and index.count != count:
+        what = f" holds {index.count} vectors, the manifest says {count}"
+        raise VectorFileDamaged(path, what, found=index.count)
+    return index
+
+
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        raise VectorFileDamaged(path, " is missing")
+    if not path.is_file():
+        raise VectorFileDamaged(path, " is not a file")
+
+
+def check_against_cache(
+    db: sqlite3.Connection,
+    index: FlatIndex,
+    path: Path,
+    model: str,
+    sample: list[tuple[int, list[str]]],
+) -> None:
+    """Raise VectorFileDamaged unless the stored vectors of ``sample`` passages (id, view
+    hashes) equal their cached embeddings.
+
+    Catches a vector file that is whole and unit-length but holds other vectors (copied
+    from another index, written by another model): what no cheaper check can see.
+    Windows missing from the cache or the file are not compared (other checks count them).
+    Raises IndexDamagedError (not repairable) for cached vectors of another dimension.
+    """
+    cache = store.get_embeddings(db, model, [h for _, hs in sample for h in hs], index.dim)
+    differing = compared = 0
+    for pid, hashes in sample:
+        for window, h in enumerate(hashes):
+            stored = index.vector(vector_id(pid, window)) if h in cache else None
+            if stored is None:
+                continue
+            compared += 1
+            if not np.allclose(stored, cache[h], atol=VECTOR_TOLERANCE):
+                differing += 1
+    if differing:
+        what = (
+            f": {differing} of {compared} sampled vectors differ from the embedding cache"
+            " (another model's vectors?)"
+        )
+        raise VectorFileDamaged(path, what)
+
+
+def open_verified(
+    db: sqlite3.Connection, index_dir: Path, manifest: Manifest, sample: list[tuple[int, list[str]]]
+) -> FlatIndex:
+    """``open_committed`` plus ``check_against_cache`` for ``sample``: what ``qa index``
+    asks before it builds the next generation on the file (else it rebuilds it)."""
+    index = open_committed(index_dir, manifest)
+    check_against_cache(db, index, committed_path(index_dir, manifest), manifest.model, sample)
+    return index
+
+
+def open_for_search(db: sqlite3.Connection, index_dir: Path, manifest: Manifest) -> VectorIndex:
+    """What a searcher loads: the approximate sidecar when it can be trusted (see
+    ``ivf.trusted_sidecar``), else the committed file, checked."""
+    path = committed_path(index_dir, manifest)
+    _require_file(path)
+    side = ivf.ann_path(path)
+    if manifest.ann_bytes is None or not side.exists():  # None: a crash's leftover
+        return open_committed(index_dir, manifest)
+    samples = _sidecar_samples(db, manifest, side)
+    if samples is None:
+        return open_committed(index_dir, manifest)
+    ann_bytes = manifest.ann_bytes if isinstance(manifest.ann_bytes, int) else None
+    ann = ivf.trusted_sidecar(side, manifest.dim, manifest.vector_count, ann_bytes, samples)
+    return ann if ann is not None else open_committed(index_dir, manifest)
+
+
+def _sidecar_samples(
+    db: sqlite3.Connection, manifest: Manifest, side: Path
+) -> list[tuple[int, np.ndarray]] | None:
+    """``(vector id, cached embedding)`` of a few first windows, or None when the cache
+    cannot be read (any doubt about the sidecar means exact search)."""
+    try:
+        sample = store.sample_view_hashes(db, ANN_CHECK_SAMPLE)
+        firsts = [hs[0] for _, hs in sample if hs]
+        cache = store.get_embeddings(db, manifest.model, firsts, manifest.dim)
+    except (QAError, ValueError) as exc:
+        log.warning("cannot check %s (%s); searching exactly", side, exc)
+        return None
+    return [(vector_id(pid, 0), cache[hs[0]]) for pid, hs in sample if hs and hs[0] in cache]
