@@ -8,7 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from qa.cli import ask, cli
+from qa.cli import cli
+from qa.cli.asking import ask
 from qa.errors import UsageError
 from qa.models import FILTER_FIELDS, Filters, Mode
 from qa.search.query import MAX_QUESTION_CHARS, Query, clean_question
