@@ -24,6 +24,7 @@ from qa.factory import index_beir, open_searcher
 from qa.locations import db_path
 from qa.models import Filters
 from qa.search import lexical
+from qa.search import rank as rules
 
 Ranked = list[tuple[int, float]]
 
@@ -83,12 +84,18 @@ def with_doc_prior(fused: Ranked, doc_of: dict[int, str], gamma: float) -> Ranke
 
 
 SUMMARIES: set[int] = set()  # passage ids that present themselves as summaries
+PRIOR = [0.5]  # the index's own rank.dense_prior, set in main()
 
 
 def summaries_defer(fused: Ranked, delta: float, window: int = 50) -> Ranked:
     """What ``qa.search.rank.defer_summaries`` does, with the penalty as a parameter."""
     head = [(pid, s - delta if pid in SUMMARIES else s) for pid, s in fused[:window]]
     return sorted(head, key=lambda x: -x[1]) + fused[window:]
+
+
+def shipped(dense: Ranked, lex: Ranked) -> Ranked:
+    """What the searcher ranks in hybrid mode (qa.search.rank), on the same lists."""
+    return rules.defer_summaries(rules.fuse(dense, lex, prior=PRIOR[0]), SUMMARIES)
 
 
 def variants(doc_of: dict[int, str]) -> dict[str, Callable[[Ranked, Ranked], Ranked]]:
@@ -111,6 +118,7 @@ def variants(doc_of: dict[int, str]) -> dict[str, Callable[[Ranked, Ranked], Ran
         out[f"zconf p=2 + summaries -{delta}"] = lambda d, lx, dl=delta: summaries_defer(
             zconf(d, lx, 2.0, 0.5), dl
         )
+    out["shipped: rank.fuse (index prior, BM25 evidence floor) + defer"] = shipped
     for gamma in ():
         out[f"rrf60 + doc g={gamma}"] = lambda d, lx, g=gamma: with_doc_prior(
             rrf([d, lx], (1.0, 1.0), 60), doc_of, g
@@ -161,6 +169,7 @@ def main() -> None:
     index = index_beir(evalset.corpus) if evalset.corpus else args.index
     lists = collect(evalset, index)
     searcher = open_searcher(index)
+    PRIOR[0] = rules.dense_prior(searcher.manifest.concentration, searcher.vectors.count)
     pids = {pid for d, lx in lists.values() for pid, _ in d + lx}
     rows = searcher_rows = {}
     doc_of: dict[int, str] = {}

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import store, vectors
-from qa.errors import NoIndexError, QAError
+from qa.errors import IndexDamagedError, IndexUnreadableError, NoIndexError, QAError
 from qa.ingest import CHUNKER_VERSION
 from qa.locations import db_path
 from qa.store import Manifest
@@ -56,8 +56,33 @@ class CheckReport:
 def check_index(index_dir: Path) -> CheckReport:
     """Every inconsistency found, as sentences naming the fix; empty when all is well.
 
-    Raises ``NoIndexError`` when there is no index (or no committed generation) at all.
+    Raises ``NoIndexError`` when there is no index (or no committed generation) at all,
+    and ``IndexUnreadableError`` when this user may not read its vector file (what to
+    grant, not damage: a rebuild would not help).
+    A check that finds problems while a writer commits (a big run commits parts seconds
+    apart, and cleans up the vector file the check's snapshot names) is run once more on
+    the new generation, so a busy index is not reported damaged.
     """
+    report = _check_once(index_dir)
+    if report.problems and report.generation and _moved_on(index_dir, report.generation):
+        return _check_once(index_dir)
+    return report
+
+
+def _moved_on(index_dir: Path, generation: int) -> bool:
+    """Whether a generation after ``generation`` has been committed since."""
+    try:
+        db = store.connect(db_path(index_dir), readonly=True)
+        try:
+            return store.read_manifest(db).generation != generation
+        finally:
+            db.close()
+    except QAError:
+        return False
+
+
+def _check_once(index_dir: Path) -> CheckReport:
+    """One pass of the checks, in one read snapshot."""
     report = CheckReport()
     try:
         db = store.connect(db_path(index_dir), readonly=True)
@@ -69,8 +94,8 @@ def check_index(index_dir: Path) -> CheckReport:
     try:
         db.execute("BEGIN")  # one read snapshot for every query below
         _check(db, index_dir, report)
-    except NoIndexError:
-        raise
+    except (NoIndexError, IndexUnreadableError):  # no index, or a permission to grant:
+        raise  # not damage, so never "damaged: rebuild" (the CLI's one line, as `qa ask`)
     except QAError as exc:  # damage found by a query (garbage inside the database)
         report.problems.append(str(exc))
     finally:
@@ -79,11 +104,10 @@ def check_index(index_dir: Path) -> CheckReport:
 
 
 def _check(db: sqlite3.Connection, index_dir: Path, report: CheckReport) -> None:
-    integrity = db.execute("PRAGMA quick_check").fetchone()[0]
-    if integrity != "ok":
-        report.problems.append(
-            f"SQLite integrity check failed: {integrity}; rebuild with `qa index --rebuild`"
-        )
+    try:
+        store.verify(db)  # PRAGMA quick_check, as one line
+    except IndexDamagedError as exc:
+        report.problems.append(f"SQLite integrity check failed: {exc}")
         return
     manifest = store.read_manifest(db)
     if not manifest.generation:
@@ -108,8 +132,8 @@ def _check(db: sqlite3.Connection, index_dir: Path, report: CheckReport) -> None
             "rebuild with `qa index --rebuild`"
         )
     view_hashes = dict(store.all_view_hashes(db))
-    _check_cache(db, report.model, view_hashes, report)
-    _check_vectors(db, index_dir, manifest, view_hashes, report)
+    sound = _check_cache(db, report.model, view_hashes, report)
+    _check_vectors(db, index_dir, manifest, view_hashes, report, compare=sound)
 
 
 def _check_versions(manifest: Manifest, report: CheckReport) -> None:
@@ -130,8 +154,10 @@ def _check_cache(
     model: str,
     view_hashes: dict[int, list[str]],
     report: CheckReport,
-) -> None:
-    """Every embedded text must be cached for the manifest's model (what repairs use)."""
+) -> bool:
+    """Every embedded text must be cached for the manifest's model (what repairs use),
+    as a finite unit vector; returns whether the entries present are sound (only then
+    is comparing them with the vector file meaningful)."""
     wanted = {h for hashes in view_hashes.values() for h in hashes}
     missing = len(wanted - store.cached_hashes(db, model, wanted))
     if missing:
@@ -139,6 +165,14 @@ def _check_cache(
             f"{missing} of {len(wanted)} embedded texts are not in the embedding cache of "
             f"model {model or '(none)'}; rebuild with `qa index --rebuild`"
         )
+    damaged = len(wanted.intersection(store.unsound_embeddings(db, model)))  # one scan
+    if damaged:
+        report.problems.append(
+            f"{damaged} of {len(wanted)} embedded texts have a damaged entry in the embedding "
+            f"cache of model {model} (not finite unit vectors); rebuild with "
+            "`qa index --rebuild` (it embeds those again)"
+        )
+    return not damaged
 
 
 def _check_vectors(
@@ -147,9 +181,11 @@ def _check_vectors(
     manifest: Manifest,
     view_hashes: dict[int, list[str]],
     report: CheckReport,
+    *,
+    compare: bool = True,
 ) -> None:
     """The vector file by the rule every reader applies, then one vector per embedded
-    window of every passage, then a sample of values against the embedding cache."""
+    window of every passage, then (``compare``) a sample of values against the cache."""
     path = vectors.committed_path(index_dir, manifest)
     try:
         index = vectors.open_committed(index_dir, manifest)
@@ -168,10 +204,15 @@ def _check_vectors(
     )
     stored = np.sort(index.ids())
     if len(stored) != len(expected) or not np.array_equal(stored, np.sort(expected)):
+        lacking = len(np.setdiff1d(expected, stored))
+        extra = len(np.setdiff1d(stored, expected))
         report.problems.append(
-            f"{path.name} holds {len(stored)} vectors, the passages need {len(expected)}; "
+            f"{path.name} holds {len(stored)} vectors for {len(expected)} passage windows: "
+            f"{lacking} windows have no vector and {extra} vectors belong to no passage; "
             "run `qa index --rebuild`"
         )
+        return
+    if not compare:
         return
     sample = [(pid, view_hashes[pid]) for pid in _sample(sorted(view_hashes), SAMPLED_VECTORS)]
     try:

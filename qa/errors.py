@@ -20,7 +20,9 @@ class ExitCode(IntEnum):
     NO_INDEX = 4
     INDEX_DAMAGED = 5
     BUSY = 6  # another process holds the index lock
-    NOTHING_RELEVANT = 7
+    NOT_VERIFIED = 7  # qa verify: some quote is not verbatim or near (checked, found wanting)
+    # No code for "nothing relevant": ``qa ask`` exits 0 and its JSON says ``relevant``
+    # (a code would turn every unanswerable question into a failed script step).
 
 
 class QAError(Exception):
@@ -33,6 +35,11 @@ class UsageError(QAError):
     """Bad arguments or question (empty question, unknown mode, bad date)."""
 
     exit_code = ExitCode.USAGE
+
+
+class RemovalRefusedError(UsageError):
+    """A run would remove most (or all) of the index's documents: an empty, unmounted or
+    mistyped corpus folder looks just like deleting every file, so it is not done unasked."""
 
 
 class IngestError(QAError):
@@ -49,6 +56,11 @@ class IndexDamagedError(QAError):
     """The on-disk index is inconsistent, truncated or from another model/chunker."""
 
     exit_code = ExitCode.INDEX_DAMAGED
+
+
+class IndexUnreadableError(QAError):
+    """A file of the index exists but this user may not read it: a permission to grant,
+    not damage to repair (so no rebuild is advised)."""
 
 
 class IndexBusyError(QAError):

@@ -36,18 +36,19 @@ def build_index(
     corpus_dir: Path | None = None,
     index_dir: Path | None = None,
     model: str | None = None,
-    *,
-    rebuild: bool = False,
-    wait: bool = False,
-    progress: Progress | None = None,
+    options: RunOptions | None = None,
 ) -> IndexSummary:
-    """Index ``corpus_dir`` into ``index_dir`` incrementally (see ``qa.index``)."""
+    """Index ``corpus_dir`` into ``index_dir`` incrementally (see ``qa.index``).
+
+    ``options`` says everything else about the run (``rebuild``, ``wait``, ``progress``,
+    ``allow_removal``; None: a plain update), the one way for the CLI, the TUI and tests.
+    """
     return update_index(
         corpus_dir or locations.corpus_dir(),
         index_dir or locations.index_dir(),
         model or locations.model_name(),
         shared_embedder,
-        RunOptions(rebuild=rebuild, wait=wait, progress=progress),
+        options or RunOptions(),
     )
 
 
@@ -65,6 +66,6 @@ def index_beir(corpus_jsonl: Path, *, progress: Progress | None = None) -> Path:
         index,
         locations.model_name(),
         shared_embedder,
-        RunOptions(progress=progress),
+        RunOptions(progress=progress, allow_removal=True),  # a cache: nothing to lose
     )
     return index

@@ -3,13 +3,15 @@
 Every file Pilcrow writes for others to read (vector files, their sidecars, the ONNX
 model cache, exports) goes through ``write_atomic``: a temporary file in the same
 folder, written and fsynced, moved over the target with ``os.replace``, then the folder
-fsynced so that the rename itself survives a power cut.
+fsynced so that the rename itself survives a power cut. The file gets the mode any
+new file gets (0666 less the umask), as the SQLite database does: ``mkstemp``'s 0600
+would lock out another user who may read the index folder.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +20,7 @@ Content = bytes | bytearray | memoryview | str | Callable[[Path], None]
 at the path it is given (for libraries that only write to a path: FAISS, ONNX)."""
 
 TEMP_SUFFIX = ".tmp"  # a leftover of a killed write ends so (the indexer's cleanup knows it)
+FILE_MODE = 0o666  # before the umask, which the kernel applies (as it does to open())
 
 
 def write_atomic(
@@ -31,8 +34,7 @@ def write_atomic(
     ``path`` is left as it was.
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name, suffix=TEMP_SUFFIX, dir=path.parent)
-    tmp = Path(tmp_name)
+    fd, tmp = _create_temp(path)
     try:
         size = _fill(fd, tmp, data)
         if before_replace is not None:
@@ -43,6 +45,19 @@ def write_atomic(
         raise
     fsync_folder(path.parent)
     return size
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new file ``<name>XXXX.tmp`` beside ``path``, open for writing, created with
+    FILE_MODE so the umask decides its permissions; exclusive, as ``mkstemp`` is."""
+    for _ in range(100):
+        tmp = path.with_name(f"{path.name}{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            return os.open(tmp, flags, FILE_MODE), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
 def _fill(fd: int, tmp: Path, data: bytes | bytearray | memoryview | Callable[[Path], None]) -> int:

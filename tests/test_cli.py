@@ -68,7 +68,9 @@ def test_ask_article_question(runner: CliRunner, seed_index: Path) -> None:
 def test_ask_text_output_shows_citation(runner: CliRunner, seed_index: Path) -> None:
     result = runner.invoke(cli, ["ask", KAZAKH_DAMAGES, "--index", str(seed_index), "-k", "2"])
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[0].startswith("1. 07MOSCOW5292 ¶3")
+    lines = result.stdout.splitlines()  # the cited answer line, a blank line, the cards
+    assert lines[0].startswith("Answer: ") and lines[0].endswith("[07MOSCOW5292 ¶3 (SBU)]")
+    assert lines[2].startswith("1. 07MOSCOW5292 ¶3")
     assert "ROSCOSMOS ON SPACE COOPERATION" in result.stdout
 
 

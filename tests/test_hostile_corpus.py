@@ -128,8 +128,8 @@ def hostile_env(hostile: tuple[Path, list[Bad]], monkeypatch: pytest.MonkeyPatch
 
     real_discover = qa.index.sources.discover
 
-    def discover(root: Path) -> list[Path]:
-        found = real_discover(root)
+    def discover(root: Path, unreadable: list[OSError] | None = None) -> list[Path]:
+        found = real_discover(root, unreadable)
         vanishing = root / "vanishing.txt"
         vanishing.unlink(missing_ok=True)
         return found
@@ -227,20 +227,30 @@ def test_markup_and_escapes_in_documents_are_shown_literally(
         assert "\x1b" not in result.stdout and "\x07" not in result.stdout
 
 
-@pytest.mark.xfail(
-    reason="qa/ingest/cable_html.py parses a cable page cut inside its <pre> body (a "
-    "half-downloaded file) as a shorter cable, on purpose (test_ingest.py::"
-    "test_truncated_cable_page_is_best_effort), and the indexer does not yet warn about it; "
-    "strict, so detecting it (issue: reliability) turns this red until the mark is removed",
-    strict=True,
-)
 def test_half_downloaded_cable_page_is_reported(tmp_path: Path) -> None:
+    """A page cut inside its body is skipped and named (exit 3), never indexed as a shorter
+    cable: not on a first build, and an update keeps the whole version indexed before."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SEEDS / "07MOSCOW5292.txt", corpus / "07MOSCOW5292.txt")
     page = cable_path("08OSLO461").read_bytes()
     body = page.find(b"<pre")
-    (corpus / "08OSLO461.html").write_bytes(page[: (body + len(page)) // 2])
-    result = _index(corpus, tmp_path / "index")
-    assert result.exit_code == 3
-    assert "08OSLO461.html" in result.stderr
+    cut = page[: (body + len(page)) // 2]
+    (corpus / "08OSLO461.html").write_bytes(cut)
+    result = _index(corpus, tmp_path / "first")
+    assert result.exit_code == 3, result.output
+    (line,) = [x for x in result.stderr.splitlines() if "08OSLO461.html" in x]
+    assert "truncated cable page" in line and "never closed" in line
+    assert json.loads(result.stdout)["documents"] == 1  # the seed only
+
+    (corpus / "08OSLO461.html").write_bytes(page)
+    index = tmp_path / "index"
+    assert _index(corpus, index).exit_code == 0
+    whole = parse_file(corpus / "08OSLO461.html").passages
+    (corpus / "08OSLO461.html").write_bytes(cut)
+    result = _index(corpus, index)
+    assert result.exit_code == 3 and "08OSLO461.html: truncated cable page" in result.stderr
+    assert json.loads(result.stdout)["skipped"] == 1 and json.loads(result.stdout)["removed"] == 0
+    shown = CliRunner().invoke(cli, ["show", "08OSLO461", "--index", str(index), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert len(json.loads(shown.stdout)["passages"]) == len(whole) > 3

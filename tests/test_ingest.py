@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import IngestError
-from qa.ingest import discover, pagebreaks, parse_file, parse_text
+from qa.ingest import cable_html, discover, pagebreaks, parse_file, parse_text
 from qa.ingest.decode import decode_bytes
 from qa.models import DocKind, Document, Passage
 from tests.conftest import CABLES, SEEDS, cable_path
@@ -332,12 +332,17 @@ def test_missing_file_is_an_ingest_error(tmp_path: Path) -> None:
 
 
 def test_truncated_cable_page_is_best_effort() -> None:
+    """`qa audit` reads what a cut page holds; the indexer refuses it (a partial download
+    must not replace the whole cable): tests/test_hostile_corpus.py checks the run."""
     html = next(CABLES.glob("*/*/09TELAVIV1098.html")).read_text(encoding="utf-8")
     cut = html[: html.index("¶</a>9.") + 2]  # mid-anchor, in the middle of the body
-    doc = parse_text(cut, "09TELAVIV1098.html", ".html")
+    doc, _ = cable_html.parse_with_report(cut, "09TELAVIV1098.html", "09TELAVIV1098")
     assert labels(doc) == ["(header)"] + [f"¶{n}" for n in range(1, 9)]
     assert doc.doc_id == "09TELAVIV1098"
     assert_consistent(doc)
+    with pytest.raises(IngestError, match=r"^09TELAVIV1098\.html: truncated cable page"):
+        parse_text(cut, "09TELAVIV1098.html", ".html")
+    assert len(parse_text(html, "09TELAVIV1098.html", ".html").passages) > 9  # whole: parsed
 
 
 def test_decode_fallbacks() -> None:

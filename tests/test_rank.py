@@ -15,6 +15,7 @@ from qa.search.rank import (
     dense_prior,
     fuse,
     is_relevant,
+    lexical_evidence,
     summary_window,
 )
 
@@ -34,6 +35,31 @@ def test_dense_prior_from_concentration() -> None:
     assert dense_prior(1e-9) == pytest.approx(1.0)  # clamped at 1e-3, not infinite
     for unknown in (None, "", "x", math.nan, math.inf, 0.0, -0.3):
         assert dense_prior(unknown) == 0.5
+
+
+def test_dense_prior_shrinks_to_even_on_a_small_index() -> None:
+    # The seed index: 17 vectors on one subject (c = 0.644). The fit alone gives 0.009.
+    assert dense_prior(0.644) == pytest.approx(0.00922, abs=1e-5)
+    assert dense_prior(0.644, 17) == pytest.approx(0.4803, abs=1e-4)
+    odds_at_1000 = (0.2 / 0.644) ** (4 * (1 - math.exp(-1)))
+    assert dense_prior(0.644, 1000) == pytest.approx(odds_at_1000 / (1 + odds_at_1000))
+    # The cables (20k vectors) and a BEIR subset (5k) keep the fit.
+    assert dense_prior(0.208, 20354) == pytest.approx(dense_prior(0.208), abs=1e-6)
+    assert dense_prior(0.027, 5012) == pytest.approx(dense_prior(0.027), abs=1e-4)
+    assert dense_prior(0.1, 0) == 0.5
+    assert dense_prior(None, 10) == 0.5
+
+
+def test_bm25_scores_of_a_millionth_are_no_evidence() -> None:
+    # FTS5 floors the IDF of a word in most passages at 1e-6: such matches are dropped.
+    lexical = [(7, 3.02), (8, 2.18), (9, 3.1e-6), (10, 2.9e-6), (11, 1e-6)]
+    assert lexical_evidence(lexical) == [(7, 3.02), (8, 2.18)]
+    # Those millionths z-normalised would rank 9 far above 11 and make BM25 look sure of
+    # its list; without them a two-item list has no confidence and dense decides.
+    dense = [(8, 0.63), (7, 0.53), (9, 0.50), (10, 0.49), (11, 0.46)]
+    assert [pid for pid, _ in fuse(dense, lexical)][:2] == [8, 7]
+    only_common_words = [(9, 1.4e-6), (8, 1.2e-6), (7, 1.1e-6)]
+    assert [pid for pid, _ in fuse(dense, only_common_words)] == [8, 7, 9, 10, 11]
 
 
 def test_fuse_weights_each_list_by_how_far_its_top_stands_out() -> None:

@@ -89,11 +89,20 @@ def _garbage_sqlite_header(index: Path) -> None:
 
 
 def _garbage_sqlite_pages(index: Path) -> None:
-    """Garbage over every page but the first: the file opens, queries fail."""
+    """Garbage over every page but the schema's: the file opens, queries fail (the schema
+    may outgrow page 1 as migrations add tables, so its pages are looked up, not assumed)."""
     path = db_path(index)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = db.execute("PRAGMA page_size").fetchone()[0]
+    kept = {n for (n,) in db.execute("SELECT pageno FROM dbstat WHERE name = 'sqlite_schema'")}
+    db.close()
     data = bytearray(path.read_bytes())
     rng = np.random.default_rng(11)
-    data[4096:] = rng.integers(0, 256, len(data) - 4096, dtype=np.uint8).tobytes()
+    for page in range(2, len(data) // size + 1):
+        if page not in kept:
+            at = (page - 1) * size
+            data[at : at + size] = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
 
 

@@ -1,8 +1,9 @@
 """The conversation → a Markdown file with every question, citation and passage.
 
-Corpus text is written as block quotes (escapes removed); the highlighted sentence is
-bold. The file is written whole (temporary file, then rename) so an export never leaves
-half a file behind.
+Each turn is rendered by the core's ``qa.markdown.turn_markdown`` (the same Markdown
+``qa ask --format markdown`` prints): corpus text as block quotes (escapes removed), the
+highlighted sentence bold. The file is written whole (temporary file, then rename) so an
+export never leaves half a file behind.
 """
 
 from __future__ import annotations
@@ -12,16 +13,31 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from qa.fsutil import write_atomic
-from qa.models import Hit
-from qa.text import one_line, reflow, terminal_safe
-from tui.render import highlight_pieces, metadata_line
+from qa.markdown import answer_markdown, search_line, turn_markdown
+from qa.text import one_line
 from tui.session import Turn
+
+__all__ = [
+    "EXPORT_DIR",
+    "answer_markdown",
+    "conversation_markdown",
+    "default_export_name",
+    "default_export_path",
+    "write_markdown",
+]
+
+EXPORT_DIR = Path("exports")  # under the current folder; git-ignored in the checkout
+
+
+def default_export_name(now: float | None = None) -> str:
+    """``pilcrow-YYYYmmdd-HHMMSS.md`` (local time), so exports sort by when they were made."""
+    return time.strftime("pilcrow-%Y%m%d-%H%M%S.md", time.localtime(now))
 
 
 def default_export_path(now: float | None = None) -> Path:
-    """``pilcrow-YYYYmmdd-HHMMSS.md`` in the current directory."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    return Path(f"pilcrow-{stamp}.md")
+    """``exports/pilcrow-YYYYmmdd-HHMMSS.md``: a folder of their own, not loose files in
+    the repository root (``/exports/`` is in ``.gitignore``); created on first export."""
+    return EXPORT_DIR / default_export_name(now)
 
 
 def conversation_markdown(turns: Iterable[Turn], index: str = "") -> str:
@@ -35,39 +51,21 @@ def conversation_markdown(turns: Iterable[Turn], index: str = "") -> str:
 
 
 def _turn_markdown(number: int, turn: Turn) -> list[str]:
-    lines = [f"## {number}. {one_line(turn.question)}", ""]
-    settings = turn.settings
-    described = [f"mode {settings.mode}"] + [f"{k} {v}" for k, v in settings.active_filters()]
+    """Turn ``number``: what was searched (the follow-up's combined text too), then the
+    core's rendering of its answer."""
+    searched: list[str] = []
     if turn.combined:
-        lines.append(f"Searched (follow-up): {one_line(turn.searched)}  ")
-    lines += [f"Search: {', '.join(described)}", ""]
-    if turn.error:
-        return [*lines, f"_No answer: {one_line(turn.error)}_", ""]
-    if not turn.hits:
-        return [*lines, "_No passage matched._", ""]
-    if not turn.relevant:
-        lines += ["_Nothing in the index looked relevant; the closest passages follow._", ""]
-    for hit in turn.hits:
-        lines.append(f"### {hit.rank}. {hit.citation} — {one_line(hit.title)}")
-        lines += ["", f"{metadata_line(hit)} · score {hit.score:.3f}", ""]
-        lines += [f"> {line}" if line else ">" for line in _quoted(hit).split("\n")]
-        lines.append("")
-    return lines
-
-
-def _quoted(hit: Hit) -> str:
-    """The passage reflowed, its highlighted sentence in bold."""
-    if hit.highlight is None:
-        return reflow(terminal_safe(hit.text))
-    lead, middle, trail = highlight_pieces(hit.text, *hit.highlight)
-    return lead + (f"**{middle}**" if middle else "") + trail
+        searched.append(f"Searched (follow-up): {one_line(turn.searched)}  ")
+    searched.append(search_line(turn.settings.mode, turn.settings.filters))
+    title = f"{number}. {one_line(turn.question)}"
+    return turn_markdown(title, searched, turn.hits or [], turn.answer, turn.relevant, turn.error)
 
 
 def write_markdown(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically; returns the absolute path written."""
     path = path.expanduser()
     if path.is_dir():
-        path = path / default_export_path()
+        path = path / default_export_name()
     path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text)

@@ -13,9 +13,16 @@ a question is a *follow-up* when it
 - or refers back with a pronoun ("it", "they", "their", "that", "there", ...) and has at
   most ``PRONOUN_CONTENT_WORDS`` content words ("what did they say about the launch?").
 
-A follow-up is searched as ``topic + " " + question``, where the topic is the last question
-that was *not* a follow-up, so a chain of follow-ups stays on the original subject instead
-of growing without bound. The transcript always shows the text actually searched.
+The new question leads and the topic only fills in what it lacks: a follow-up that names
+its own subject (at least ``OWN_SUBJECT_WORDS`` content words and no pronoun pointing back,
+"and what did Ukraine agree with China?") is searched as it is and starts a new topic;
+otherwise it is searched as the question followed by the topic's content words it does
+not already have ("what about Kazakhstan? countries already cooperating China space").
+Gluing the whole previous question in front let the old turn outweigh the new one
+(issue 14: measured on ``benchmarks/data/followups.jsonl``, docs/evaluation.md). The
+topic is the last question that was *not* a follow-up, so a chain of follow-ups stays on
+the original subject instead of growing without bound. The transcript always shows the
+text actually searched.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import re
 
 SHORT_CONTENT_WORDS = 2
 PRONOUN_CONTENT_WORDS = 5
+OWN_SUBJECT_WORDS = 3  # content words that let a follow-up stand without its topic
 
 CONTINUATIONS = frozenset({"and", "but", "also", "or", "so", "then", "plus"})
 LEADING_PHRASES = ("what about", "how about", "what else", "and what", "and how")
@@ -66,7 +74,30 @@ def is_follow_up(question: str) -> bool:
 
 def searched_text(question: str, topic: str | None, enabled: bool = True) -> tuple[str, bool]:
     """``(text to search, combined?)`` for ``question`` (normalised by the conversation)
-    asked after ``topic``."""
+    asked after ``topic``: the question first, then only the topic words it lacks."""
     if not enabled or not topic or not is_follow_up(question):
         return question, False
-    return f"{topic} {question}", True
+    own = content_words(question)
+    refers_back = any(t in PRONOUNS for t in words(question))
+    if len(own) >= OWN_SUBJECT_WORDS and not refers_back:
+        return question, False
+    missing = _missing_words(topic, set(own))
+    if not missing:
+        return question, False
+    return f"{question} {' '.join(missing)}", True
+
+
+def _missing_words(topic: str, have: set[str]) -> list[str]:
+    """The topic's content words, as written and in order, that ``have`` lacks (once each)."""
+    from qa.search.lexical import STOPWORDS  # deferred: it imports the store (numpy)
+
+    ignored = STOPWORDS | PRONOUNS | CONTINUATIONS
+    seen = set(have)
+    out: list[str] = []
+    for word in _WORD.findall(topic):
+        key = word.lower()
+        if key.split("'")[0] in ignored or key in seen:
+            continue
+        seen.add(key)
+        out.append(word)
+    return out

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from qa.index import IndexSummary
     from qa.models import Answer, IndexInfo
     from qa.search.searcher import Searcher
+    from tui.session import Verification
 
 
 @dataclass
@@ -52,10 +53,22 @@ class SearchDone(Message):
 
 @dataclass
 class DocumentReady(Message):
-    """A document fetched for the source pane, with the hit that cites it."""
+    """A document fetched for the source pane, with the hit that cites it; ``indexed``:
+    which cables its references name are in the index."""
 
     document: Document | None
     hit: Hit
+    indexed: frozenset[str] = frozenset()
+
+
+@dataclass
+class ReferenceReady(Message):
+    """A cable named by a reference of the shown one, fetched for the source pane (None:
+    not in the index)."""
+
+    doc_id: str
+    document: Document | None
+    indexed: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -83,3 +96,10 @@ class BuildDone(Message):
 class ExportDone(Message):
     path: Path
     turns: int
+
+
+@dataclass
+class VerifyDone(Message):
+    """A draft's quotes checked (F3), for the transcript and the export."""
+
+    verification: Verification

@@ -9,28 +9,28 @@ read well.
 
 from __future__ import annotations
 
-import re
-
 from textual.content import Content
 
+# The pure text pieces live in the core, shared with the Markdown export and the CLI.
+from qa.markdown import highlight_pieces, metadata_line
 from qa.models import Hit
 from qa.text import one_line, reflow, terminal_safe
 
 CITATION_STYLE = "bold $text-accent"
 HIGHLIGHT_STYLE = "bold underline $text-warning"
 MUTED_STYLE = "$text-muted"
+ECHO_LIMIT = 300  # characters of a question echoed in the transcript (the rest: "…")
 
 
-def highlight_pieces(text: str, start: int, end: int) -> tuple[str, str, str]:
-    """``text`` reflowed and terminal-safe in three pieces: what precedes the highlight
-    ``text[start:end]`` (with its separator), the highlight, and what follows it (with its
-    separator). Empty pieces stay empty, so callers style the highlight as they please."""
-    before, middle, after = (
-        reflow(terminal_safe(part)) for part in (text[:start], text[start:end], text[end:])
-    )
-    lead = before + separator(text, start) if before else ""
-    trail = separator(text, end) + after if after else ""
-    return lead, middle, trail
+def trimmed(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` on one line, cut to ``limit`` characters plus "…" when longer: a pasted
+    5,000-character question should not fill the transcript (the turn keeps it whole)."""
+    line = one_line(text)
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit * 0.8 else cut).rstrip() + "…"
 
 
 def passage_content(
@@ -49,30 +49,12 @@ def passage_content(
     return Content.assemble(*parts)
 
 
-def separator(text: str, offset: int) -> str:
-    """What joins two reflowed pieces cut at ``offset``: a paragraph break if the
-    whitespace around the cut holds a blank line, else a space."""
-    left = len(text[:offset]) - len(text[:offset].rstrip())
-    right = len(text[offset:]) - len(text[offset:].lstrip())
-    gap = text[offset - left : offset + right]
-    return "\n\n" if _BLANK_LINE.search(gap) else " "
-
-
-_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
-
-
-def metadata_line(hit: Hit) -> str:
-    """``Embassy Moscow · 2007-11-07 · UNCLASSIFIED``; the source file when a document has
-    none of these (articles)."""
-    parts = [one_line(p) for p in (hit.origin, hit.date[:10], hit.classification) if p.strip()]
-    return " · ".join(parts) if parts else one_line(hit.source)
-
-
 def card_header(hit: Hit) -> Content:
-    """Citation (prominent), then the document's subject or title."""
+    """Citation with the paragraph's own marking (prominent: ``07MOSCOW5292 ¶3 (SBU)``),
+    then the document's subject or title."""
     title = one_line(hit.title)
     return Content.assemble(
-        (hit.citation, CITATION_STYLE),
+        (hit.cited_as, CITATION_STYLE),
         ("  " + title, "bold") if title else "",
     )
 
@@ -91,3 +73,15 @@ def card_content(hit: Hit) -> Content:
     return Content("\n").join(
         [card_header(hit), card_meta(hit), passage_content(hit.text, hit.highlight)]
     )
+
+
+def compact_card_content(hit: Hit) -> Content:
+    """The compact card: header, then the best sentence (else the passage's start) on one
+    line; the card's style cuts each line at the width (``.card.-compact``), so every
+    compact card is two rows and a whole answer fits on one screen."""
+    if hit.highlight is None:
+        snippet = Content(one_line(hit.text))
+    else:
+        start, end = hit.highlight
+        snippet = Content.styled(one_line(hit.text[start:end]), HIGHLIGHT_STYLE)
+    return Content("\n").join([card_header(hit), snippet])

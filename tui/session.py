@@ -9,10 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from itertools import count
+from typing import TYPE_CHECKING
 
 from qa.models import Filters, Hit, Mode
+from qa.search.answer import CitedAnswer
 from qa.search.query import clean_question
 from tui.followup import searched_text
+
+if TYPE_CHECKING:  # qa.verify brings numpy and the searcher: not before the first frame
+    from qa.verify import Report
 
 MODES = tuple(Mode)  # the order ctrl+r cycles through and the filters screen lists
 
@@ -36,7 +41,8 @@ class Settings:
 
 @dataclass
 class Turn:
-    """One question and its answer (``hits``), or why there is none (``error``)."""
+    """One question and its answer (``hits``, and ``answer``: the cited answer line built
+    from them, ``qa.search.answer``), or why there is none (``error``)."""
 
     id: int
     question: str
@@ -49,10 +55,27 @@ class Turn:
     took_ms: float | None = None
     relevant: bool = True
     best_similarity: float | None = None
+    answer: CitedAnswer | None = None
 
     @property
     def pending(self) -> bool:
         return self.hits is None and self.error is None
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A draft's quotes checked against the index (F3): the report, the draft its quote
+    offsets count in, and the path as the reader typed it (the heading in the export)."""
+
+    name: str
+    draft: str
+    report: Report
+
+    def markdown(self) -> str:
+        """The report as ``qa verify --markdown`` writes it (``qa.verify.markdown``)."""
+        from qa.verify.markdown import report_markdown
+
+        return report_markdown(self.report, self.draft, self.name)
 
 
 def normalise_question(text: str) -> str:
@@ -66,6 +89,7 @@ class Conversation:
 
     def __init__(self) -> None:
         self.turns: list[Turn] = []
+        self.verifications: list[Verification] = []  # drafts checked, in order
         self._ids = count(1)
 
     def new_turn(self, question: str, settings: Settings) -> Turn:
@@ -90,6 +114,7 @@ class Conversation:
 
     def clear(self) -> None:
         self.turns.clear()
+        self.verifications.clear()
 
     def answered(self) -> Iterator[Turn]:
         return (t for t in self.turns if t.hits)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from qa import locations
+from qa.cli.formats import format_option
 from qa.cli.group import cli, user_errors
 from qa.cli.options import filter_options, index_option, mode_option
 from qa.errors import UsageError
-from qa.models import Filters
+from qa.models import Answer, Filters
+from qa.text import one_line
+
+if TYPE_CHECKING:
+    from qa.cli.formats import AnswerWriter
 
 
 @cli.command()
@@ -22,7 +27,9 @@ from qa.models import Filters
 @mode_option
 @filter_options
 @index_option
-@click.option("json_", "--json", is_flag=True, help="One JSON object per question.")
+@format_option(
+    "One JSON object per question (with `-`: a JSON array of them).", "text; with `-`: jsonl"
+)
 @click.option("--no-highlight", is_flag=True, help="Skip the best-sentence highlight.")
 @user_errors
 def ask(
@@ -30,22 +37,26 @@ def ask(
     k: int,
     mode: str,
     index_dir: Path | None,
-    json_: bool,
+    fmt: str | None,
     no_highlight: bool,
     **filter_values: str | None,
 ) -> None:
     """Ask QUESTION and print the best passages with citations.
 
-    QUESTION `-` reads one question per line from stdin and prints JSON Lines
-    (the model loads once).
+    QUESTION `-` reads one question per line from stdin (the model loads once) and
+    prints JSON Lines unless --format says otherwise (csv: one header, then the rows of
+    every question).
     """
-    from qa.cli.output import answer_json, print_answer
+    from qa.cli.formats import AnswerWriter
     from qa.factory import open_searcher
 
+    batch = question == "-"
+    fmt = fmt or ("jsonl" if batch else "text")
     filters = Filters(**filter_values)
     searcher = open_searcher(index_dir)
-    batch = question == "-"
-    for line in sys.stdin if batch else [question]:
+    writer = AnswerWriter(fmt, mode, filters, batch=batch)
+    _write(writer.opening())
+    for number, line in enumerate(sys.stdin if batch else [question], 1):
         text = line.strip()
         if batch and not text:
             continue
@@ -55,13 +66,43 @@ def ask(
         except UsageError as exc:
             if not batch:
                 raise
-            click.echo(json.dumps({"question": text, "error": str(exc), "results": []}))
+            _failed(writer, fmt, f"line {number}", text, str(exc))
             continue
         took_ms = (time.perf_counter() - started) * 1000
-        if json_ or batch:
-            click.echo(json.dumps(answer_json(answer, took_ms), ensure_ascii=False))
+        if fmt == "text":
+            _print_text(answer, took_ms, batch)
         else:
-            print_answer(answer, took_ms)
+            _write(writer.answer(answer, took_ms))
+    _write(writer.closing())
+
+
+def _write(text: str) -> None:
+    """Data on stdout exactly as rendered: CSV rows keep the csv module's ``\\r\\n``, and
+    nothing is stripped (``click.echo`` would strip what looks like ANSI codes)."""
+    if text:
+        sys.stdout.write(text)
+
+
+def _failed(writer: AnswerWriter, fmt: str, where: str, question: str, message: str) -> None:
+    """A batch question that could not be searched: in the output where the format has a
+    place for it (JSON's ``error``, a Markdown turn), and on stderr for text and CSV."""
+    if fmt in ("text", "csv"):
+        click.echo(f"Error: {where}: {one_line(message)}", err=True)
+    if fmt != "text":
+        _write(writer.failure(question, message))
+
+
+def _print_text(answer: Answer, took_ms: float, batch: bool) -> None:
+    """The Rich text output; in a batch, each answer under its question."""
+    from rich.text import Text
+
+    from qa.cli.output import print_answer, stdout
+
+    if batch:
+        stdout.print(Text(f"Question: {one_line(answer.question)}", style="bold"))
+    print_answer(answer, took_ms)
+    if batch:
+        stdout.print()
 
 
 @cli.command()

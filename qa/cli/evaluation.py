@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from qa.cli.formats import eval_text, format_option
 from qa.cli.group import cli, user_errors
 from qa.cli.options import index_option
 from qa.models import Hit, Mode
@@ -23,7 +24,7 @@ from qa.models import Hit, Mode
 )
 @click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True)
 @index_option
-@click.option("json_", "--json", is_flag=True, help="Print the metrics as one JSON object.")
+@format_option("Print the metrics as one JSON object.")
 @click.option(
     "--runs-out", type=click.Path(dir_okay=False, path_type=Path), help="Write a TREC run file."
 )
@@ -33,14 +34,15 @@ def eval_(
     mode: str,
     k: int,
     index_dir: Path | None,
-    json_: bool,
+    fmt: str | None,
     runs_out: Path | None,
 ) -> None:
     """Score retrieval on QUESTIONS: our JSONL file (over --index) or a BEIR folder.
 
     A BEIR folder's corpus is indexed into a cached index of its own
     ($PILCROW_EVAL_CACHE, default ./.cache/eval) the first time.
-    Metrics: Recall@1/5/10, MRR@10, nDCG@10, overall and per question kind.
+    Metrics: Recall@1/5/10, MRR@10, nDCG@10, overall and per question kind;
+    --format jsonl, csv and markdown give the table's rows (mode, kind, metrics).
     """
     from qa.cli.output import RichProgress, print_eval_table
     from qa.evaluate import EVAL_ORDER, evaluate, load_eval_set, write_trec_run
@@ -61,11 +63,13 @@ def eval_(
     progress.finish()
     if runs_out:
         write_trec_run(runs_out, results)
-    if json_:
+    if fmt == "json":  # --json or --format json: the metrics object
         payload = {
             "questions": len(evalset.questions),
             "modes": {m: r.to_json() for m, r in results.items()},
         }
         click.echo(json.dumps(payload))
-    else:
+    elif fmt in (None, "text"):
         print_eval_table(evalset.name, len(evalset.questions), results)
+    else:
+        click.echo(eval_text(fmt, evalset.name, len(evalset.questions), results), nl=False)

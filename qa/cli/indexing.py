@@ -27,33 +27,42 @@ from qa.errors import ExitCode
 @click.option("--rebuild", is_flag=True, help="Throw the index away and build it again.")
 @click.option("--wait", is_flag=True, help="Wait for another running `qa index` to finish.")
 @click.option("--check", is_flag=True, help="Verify the index is whole and consistent; no update.")
+@click.option(
+    "--allow-removal",
+    is_flag=True,
+    help="Let this run remove every document, or more than half (and 3 or more) of them.",
+)
 @click.option("json_", "--json", is_flag=True, help="Print the summary as one JSON object.")
 @user_errors
 def index(
     corpus_dir: Path | None,
     index_dir: Path | None,
     model: str | None,
-    rebuild: bool,
-    wait: bool,
-    check: bool,
     json_: bool,
+    check: bool,
+    **run: bool,
 ) -> None:
     """Index a corpus folder incrementally (only new or changed files are parsed and embedded).
 
-    Exit codes: 0 done, 3 done but some files were skipped (listed on stderr),
-    5 (with --check) the index is damaged.
+    A run that would remove every indexed document, or more than half of them (and at
+    least 3), is refused (exit 2) unless --allow-removal is given: an empty, unmounted or
+    mistyped corpus folder looks just like deleting every file. A folder or file that
+    cannot be read is named on stderr and its documents are kept.
+
+    Exit codes: 0 done, 1 (with --check) a file of the index this user may not read,
+    2 bad usage (no such corpus folder, a removal refused), 3 done but some files or
+    folders were skipped (listed on stderr), 5 (with --check) the index is damaged.
     """
     from qa.cli.output import RichProgress, print_index_summary
     from qa.factory import build_index
+    from qa.index import RunOptions
 
     if check:
         _check_index(index_dir or locations.index_dir(), json_)
         return
 
-    progress = RichProgress()
-    summary = build_index(
-        corpus_dir, index_dir, model, rebuild=rebuild, wait=wait, progress=progress
-    )
+    options = RunOptions(progress=RichProgress(), **run)
+    summary = build_index(corpus_dir, index_dir, model, options=options)
     if json_:
         click.echo(json.dumps(summary.to_json()))
     else:

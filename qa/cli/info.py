@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -14,11 +15,15 @@ from qa.cli.group import cli, user_errors
 @cli.command()
 @click.option("json_", "--json", is_flag=True, help="Print as JSON.")
 def paths(json_: bool) -> None:
-    """Show the corpus, index and model in effect, and every PILCROW_* environment variable."""
+    """Show the corpus, index and model in effect, and every PILCROW_* environment variable.
+
+    Paths are absolute: they say where the data is whatever the current folder.
+    """
+    index = Path(os.path.abspath(locations.index_dir()))
     values: dict[str, object] = {
-        "corpus": str(locations.corpus_dir()),
-        "index": str(locations.index_dir()),
-        "database": str(locations.db_path(locations.index_dir())),
+        "corpus": os.path.abspath(locations.corpus_dir()),
+        "index": str(index),
+        "database": str(locations.db_path(index)),
         "model": locations.model_name(),
     }
     variables = {

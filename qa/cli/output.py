@@ -25,8 +25,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from qa.models import Document, Passage
-from qa.text import reflow, terminal_safe
+from qa.models import Document, Passage, marking
+from qa.search.answer import cited_answer
+from qa.text import one_line, reflow, terminal_safe
 
 if TYPE_CHECKING:
     from qa.evaluate import ModeResult
@@ -96,6 +97,7 @@ def answer_json(answer: Answer, took_ms: float) -> dict[str, object]:
     """The documented JSON object of one answered question."""
     return {
         "question": answer.question,
+        "answer": [part.to_json() for part in cited_answer(answer).parts],
         "results": [h.to_json() for h in answer.hits],
         "relevant": answer.relevant,
         "best_similarity": None
@@ -106,6 +108,7 @@ def answer_json(answer: Answer, took_ms: float) -> dict[str, object]:
 
 
 def print_answer(answer: Answer, took_ms: float) -> None:
+    stdout.print(answer_line(answer), end="\n\n" if answer.hits else "\n")
     if not answer.hits:
         stderr.print(f"No passage matches {terminal_safe(answer.question)!r}.")
         return
@@ -120,13 +123,28 @@ def print_answer(answer: Answer, took_ms: float) -> None:
     for hit in answer.hits:
         header = Text()
         header.append(f"{hit.rank}. ", style="dim")
-        header.append(hit.citation, style="bold cyan")
+        header.append(hit.cited_as, style="bold cyan")
         header.append(f"  {terminal_safe(hit.title)}", style="bold")
+        # Articles have none of these: name the source file, never an empty line.
         meta = " · ".join(x for x in (hit.date[:10], hit.origin, hit.classification) if x)
-        header.append(f"\n   {terminal_safe(meta)}  score {hit.score:.3f}", style="dim")
+        meta = terminal_safe(meta or hit.source)
+        header.append(f"\n   {meta}  score {hit.score:.3f}", style="dim")
         stdout.print(header)
         stdout.print(_passage_text(hit.text, hit.highlight), end="\n\n")
     stderr.print(Text(f"{len(answer.hits)} results in {took_ms:.0f} ms", style="dim"))
+
+
+def answer_line(answer: Answer) -> Text:
+    """The first line of ``qa ask``: the cited answer's sentences (``qa.search.answer``),
+    whitespace collapsed, each followed by its citation; or why there is none."""
+    line = cited_answer(answer)
+    out = Text("Answer: ", style="bold")
+    if not line.parts:
+        out.append(line.note, style="yellow")
+    for i, part in enumerate(line.parts):
+        out.append(("" if i == 0 else " ") + one_line(part.text))
+        out.append(f" [{one_line(part.shown_citation)}]", style="bold cyan")
+    return out
 
 
 def _passage_text(text: str, highlight: tuple[int, int] | None) -> Text:
@@ -152,6 +170,9 @@ def print_document(doc: Document, passages: Sequence[Passage], as_json: bool) ->
             "classification": doc.classification,
             "tags": list(doc.tags),
             "source": doc.source,
+            "classified_by": doc.classified_by,
+            "reasons": doc.reasons,
+            "declassify_on": doc.declassify_on,
             "passages": [
                 {
                     "citation": p.citation(doc.doc_id),
@@ -161,6 +182,7 @@ def print_document(doc: Document, passages: Sequence[Passage], as_json: bool) ->
                     "text": p.text,
                     "start": p.start,
                     "end": p.end,
+                    "paragraph_class": p.paragraph_class,
                 }
                 for p in passages
             ],
@@ -172,14 +194,29 @@ def print_document(doc: Document, passages: Sequence[Passage], as_json: bool) ->
     meta = " · ".join(
         x for x in (doc.date, doc.origin, doc.classification, " ".join(doc.tags)) if x
     )
-    head.append(f"\n{terminal_safe(meta)}\n", style="dim")
-    stdout.print(head)
+    head.append(f"\n{terminal_safe(meta or doc.source)}", style="dim")  # never blank
+    authority = _authority_line(doc)
+    if authority:
+        head.append(f"\n{terminal_safe(authority)}", style="dim")
+    stdout.print(head, end="\n\n")
     for p in passages:
-        label = Text(p.label, style="bold cyan")
+        shown = marking(p.paragraph_class, doc.kind, p.paragraph)
+        label = Text(f"{p.label} ({shown})" if shown else p.label, style="bold cyan")
         if p.heading:
             label.append(f"  {terminal_safe(p.heading)}", style="italic")
         stdout.print(label)
         stdout.print(Text(reflow(terminal_safe(p.text))), end="\n\n")
+
+
+def _authority_line(doc: Document) -> str:
+    """``Classified by X · reasons 1.4 (b) and (d) · declassify on 2017-11-07``, with
+    only the parts the cable gives ("" for an article, or a cable that says none)."""
+    parts = [
+        f"Classified by {doc.classified_by}" if doc.classified_by else "",
+        f"reasons {doc.reasons}" if doc.reasons else "",
+        f"declassify on {doc.declassify_on}" if doc.declassify_on else "",
+    ]
+    return " · ".join(part for part in parts if part)
 
 
 def print_eval_table(name: str, questions: int, results: dict[str, ModeResult]) -> None:

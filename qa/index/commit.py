@@ -22,7 +22,9 @@ from qa import store, vectors
 from qa.errors import IndexDamagedError
 from qa.fsutil import TEMP_SUFFIX, file_stat
 from qa.index.context import RunContext
+from qa.index.embedding import repair_cache
 from qa.index.hooks import checkpoint
+from qa.index.repair import REPAIR_SAMPLE
 from qa.index.rows import Parsed
 from qa.ingest import CHUNKER_VERSION
 from qa.locations import vectors_path
@@ -32,7 +34,7 @@ from qa.views import VIEWS_VERSION
 
 log = logging.getLogger(__name__)
 
-REPAIR_SAMPLE = 64  # passages whose vectors every run compares with the cache
+SET_ASIDE = ".damaged-"  # what a run moved out of the way, kept for the user
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> tu
     """
     db, generation = ctx.db, manifest.generation + 1
     new_file = vectors_path(ctx.index_dir, generation)
+    moved = clear_the_way(new_file)
+    if moved is not None:
+        ctx.progress.warn(f"{new_file.name} is not a file: moved it to {moved.name}")
     with store.transaction(db):
         index, dropped_passages = _swap_rows(ctx, commit)
         size = index.save(new_file, before_replace=lambda: checkpoint("vector_tmp"))
@@ -151,8 +156,16 @@ def add_passages(
                 )
             ids.append(vectors.vector_id(passage_id, window))
             vecs.append(cache[h])
-    if ids:
-        index.add(np.array(ids, dtype=np.int64), np.vstack(vecs))
+    if not ids:
+        return
+    stacked = np.vstack(vecs)
+    damaged = int(np.count_nonzero(~store.unit_rows(stacked)))
+    if damaged:  # never written into a vector file (the run's checks drop them first)
+        raise IndexDamagedError(
+            f"{damaged} cached embeddings are damaged (not finite unit vectors); "
+            "rebuild with `qa index --rebuild`"
+        )
+    index.add(np.array(ids, dtype=np.int64), stacked)
 
 
 def vectors_from_cache(db: sqlite3.Connection, model: str, dim: int) -> FlatIndex:
@@ -162,22 +175,30 @@ def vectors_from_cache(db: sqlite3.Connection, model: str, dim: int) -> FlatInde
     return index
 
 
-def current_vectors(
-    db: sqlite3.Connection, index_dir: Path, manifest: Manifest
-) -> tuple[FlatIndex | None, str]:
+def current_vectors(ctx: RunContext, manifest: Manifest) -> tuple[FlatIndex | None, str]:
     """The committed generation's vectors, or None and why they cannot be used.
 
     The rule every reader applies (``qa.vectors.generation``) plus a sample compared with
     the embedding cache, so whatever makes ``qa ask`` report the file damaged, or
     ``qa index --check`` find it wrong, a plain ``qa index`` repairs (the new generation
-    is then built from the cache instead).
+    is then built from the cache instead). The cache is made sound first
+    (``embedding.repair_cache``); when the file and the cache disagreed, the cache may
+    have been the damaged side, so the file is asked again before it is given up.
     """
+    db, index_dir = ctx.db, ctx.index_dir
     sample = store.sample_view_hashes(db, REPAIR_SAMPLE)
     try:
         return vectors.open_verified(db, index_dir, manifest, sample), ""
     except VectorFileDamaged as exc:
         log.info("%s", exc)
-        return None, exc.fault
+        fault = exc
+    repair_cache(ctx, manifest, doubts_cache=fault.doubts_cache)
+    if fault.doubts_cache:
+        try:
+            return vectors.open_verified(db, index_dir, manifest, sample), ""
+        except VectorFileDamaged as exc:
+            fault = exc
+    return None, fault.fault
 
 
 def recorded_formats(manifest: Manifest) -> tuple[str, str] | None:
@@ -191,11 +212,35 @@ def remove_stale_vectors(index_dir: Path, generation: int) -> None:
     """Keep the current and previous generation (a reader may still be opening it).
 
     Also removes what a killed run left: temp files, and files of generations that were
-    written but never committed (no reader can have been told about those).
+    written but never committed (no reader can have been told about those). Only plain
+    files are removed: anything else by such a name (a folder) and what was set aside
+    (``.damaged-``) is the user's, and a file that cannot be removed now is left for
+    the next run (a warning, never a failed run: the generation is committed).
     """
     for path in sorted(index_dir.glob("vectors-*.faiss*")):
         stem = path.name.split(".")[0].removeprefix("vectors-")
         stale = stem.isdigit() and not generation - 1 <= int(stem) <= generation
-        if path.name.endswith(TEMP_SUFFIX) or stale:
+        if not (path.name.endswith(TEMP_SUFFIX) or stale) or SET_ASIDE in path.name:
+            continue
+        if path.is_symlink() or not path.is_file():
+            log.debug("not removing %s: not a file", path)
+            continue
+        try:
             path.unlink(missing_ok=True)
-            checkpoint("cleanup")
+        except OSError as exc:
+            log.warning("could not remove the stale vector file %s (%s)", path, exc)
+        checkpoint("cleanup")
+
+
+def clear_the_way(path: Path) -> Path | None:
+    """Move aside what stands where the next vector file goes, if it is not a plain
+    file (a folder someone made): renamed, never deleted. Returns where it went."""
+    if path.is_symlink() or not path.exists() or path.is_file():
+        return None
+    stamp = f"{path.name}{SET_ASIDE}{time.strftime('%Y%m%d-%H%M%S')}"
+    target, n = path.with_name(stamp), 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{stamp}-{n}")
+    path.rename(target)
+    return target

@@ -20,6 +20,15 @@ from qa.errors import IndexDamagedError
 from qa.highlight import SENTENCES_VERSION, SentenceJob, embed_jobs, job_for
 from qa.index.context import RunContext
 from qa.index.hooks import checkpoint
+from qa.index.repair import (
+    REPAIR_SAMPLE,
+    distrust,
+    drop_unsound,
+    file_doubts_cache,
+    model_disowns,
+    stored_hashes,
+    stored_views,
+)
 from qa.index.rows import Parsed
 from qa.locations import embed_batch_size
 from qa.store import Manifest
@@ -46,13 +55,18 @@ def embed_missing(
 
     An update trusts the manifest's dimension; a rebuild takes it from the cache (when
     all its vectors agree) or the model, so a damaged manifest cannot block a rebuild.
-    The model is loaded only when something is missing.
+    Cached entries of ``texts`` that are not finite unit vectors are dropped and embedded
+    again; a rebuild whose old vector file disagrees with the cache re-embeds a sample
+    first, and trusts none of the cache if the model disowns it (``repair``). The model
+    is loaded only when something is missing or in doubt.
     """
     db, model = ctx.db, ctx.model
+    drop_unsound(ctx, list(texts))
     missing = _uncached(db, model, texts)
     jobs = _undone(db, model, wanted)
     dim = _expected_dim(db, model, manifest, rebuild)
-    if not missing and not jobs and dim:
+    doubted = rebuild and len(missing) < len(texts) and file_doubts_cache(ctx, manifest)
+    if not missing and not jobs and dim and not doubted:
         return Embedded(dim, True)
     embedder = ctx.load_embedder(model)
     if rebuild or not manifest.generation or manifest.model != model:
@@ -61,6 +75,9 @@ def embed_missing(
                 missing = _uncached(db, model, texts)
             if store.drop_sentence_vectors_not_of_dim(db, model, embedder.dim):
                 jobs = _undone(db, model, wanted)
+        if doubted and model_disowns(ctx, embedder, texts):
+            distrust(ctx, sorted(texts))
+            missing = _uncached(db, model, texts)
     elif embedder.dim != dim:
         raise IndexDamagedError(
             f"model {model} gives {embedder.dim}-d vectors but the index holds {dim}-d ones; "
@@ -82,6 +99,27 @@ def embed_missing(
     ctx.summary.passages_embedded += len(missing)
     ctx.summary.sentences_embedded += len(jobs)
     return Embedded(embedder.dim, pooled)
+
+
+def repair_cache(ctx: RunContext, manifest: Manifest, *, doubts_cache: bool) -> None:
+    """Make the cache fit to rebuild a damaged vector file from: the database is whole
+    (``PRAGMA quick_check``: garbage pages can read back without an error), no entry of
+    the model is a damaged vector, and when the file and the cache disagreed
+    (``doubts_cache``) the model agrees with a sample of it. What was dropped is
+    embedded again from the stored passages. Raises IndexDamagedError (rebuild) when
+    the database is damaged: nothing is then written.
+    """
+    db = ctx.db
+    store.verify(db)
+    drop_unsound(ctx)
+    wanted = stored_hashes(db)
+    if doubts_cache:
+        firsts = {hashes[0] for _, hashes in store.sample_view_hashes(db, REPAIR_SAMPLE) if hashes}
+        if model_disowns(ctx, ctx.load_embedder(ctx.model), stored_views(db, firsts)):
+            distrust(ctx, sorted(wanted))
+    lacking = wanted - store.cached_hashes(db, ctx.model, wanted)
+    if lacking:
+        embed_missing(ctx, stored_views(db, lacking), [], manifest, rebuild=False)
 
 
 def _uncached(db: sqlite3.Connection, model: str, texts: dict[str, str]) -> list[str]:

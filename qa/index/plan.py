@@ -11,7 +11,12 @@ The rules:
   as recorded is unchanged, and its new stat (if settled) is recorded (``restat``);
 * with ``reparse`` (a new chunker or view format) every source is read and parsed again;
 * a document id belongs to one source per run: the one that recorded it, if still listed
-  (a renamed file hands its id on), else the first to claim it;
+  or kept unread (a renamed file hands its id on), else the first to claim it;
+* a recorded source at or under a path that could not be read (a folder without
+  permission, an entry that cannot be examined) is not deleted: it is kept as it is;
+* a run that would remove every document, or more than half of them and at least
+  ``REMOVAL_FLOOR``, is refused unless asked for (``removal``): an empty, unmounted or
+  mistyped corpus folder looks exactly like deleting every file;
 * a big run is committed in parts of about ``part_passages`` passages, whole documents
   each; the rows of deleted files go with the first part (a renamed file's new row would
   otherwise take a document id its old row still holds), and a part waits, growing, while
@@ -22,11 +27,70 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Generic, TypeVar
 
 from qa.store import StoredFile
 
 T = TypeVar("T")
+
+REMOVAL_SHARE = 0.5  # a run may remove up to this share of the index's documents unasked
+REMOVAL_FLOOR = 3  # ... and, short of all of them, always fewer than this many
+
+
+def covered(key: str, unreadable: Collection[str]) -> bool:
+    """Whether source ``key`` is, or lies under, one of the ``unreadable`` paths (keys
+    relative to the corpus; ``.`` is the corpus itself)."""
+    parts = PurePath(key).parts
+    return any(parts[: len(p)] == p for p in (PurePath(u).parts for u in unreadable))
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """What a run would remove of the ``recorded`` documents: ``removed`` whose sources
+    are gone, ``lost`` of them only because a path could not be read (a rebuild, which
+    cannot keep them), under ``unreadable``."""
+
+    recorded: int
+    removed: int
+    lost: int = 0
+    unreadable: tuple[str, ...] = ()
+
+    def refusal(self) -> str:
+        """Why the run must not go on unasked ('' when it may): documents that a rebuild
+        would lose to a path it cannot read, every document, or more than REMOVAL_SHARE
+        of them and at least REMOVAL_FLOOR (a 2-document index may lose one). How to go
+        on all the same is the caller's to say: the CLI's flag is not the TUI's way."""
+        if self.lost:
+            named = ", ".join(self.unreadable[:3]) + (", ..." if len(self.unreadable) > 3 else "")
+            return (
+                f"cannot read {named}: rebuilding would drop the {self.lost} documents "
+                "indexed from there (make them readable, then rebuild); nothing was changed"
+            )
+        many = self.removed > self.recorded * REMOVAL_SHARE and self.removed >= REMOVAL_FLOOR
+        if self.removed and (self.removed == self.recorded or many):
+            return (
+                f"this run would remove {self.removed} of the {self.recorded} indexed "
+                "documents, as their files are no longer in the corpus (is the folder "
+                "right, mounted and not empty?); nothing was changed"
+            )
+        return ""
+
+
+def removal(
+    recorded: Collection[str],
+    listed: Collection[str],
+    unreadable: Collection[str] = (),
+    *,
+    rebuild: bool = False,
+) -> Removal:
+    """What a run over ``listed`` sources would remove of the ``recorded`` ones: an update
+    keeps those under ``unreadable`` paths (``Plan`` does), a rebuild loses them."""
+    held = sum(1 for key in recorded if covered(key, unreadable))
+    gone = sum(1 for key in recorded if key not in listed and not covered(key, unreadable))
+    if rebuild:
+        return Removal(len(recorded), gone + held, held, tuple(unreadable))
+    return Removal(len(recorded), gone, 0, tuple(unreadable))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +120,30 @@ class Plan(Generic[T]):
         *,
         reparse: bool = False,
         part_passages: int | None = None,
+        unreadable: Collection[str] = (),
     ) -> None:
         """``recorded``: source -> what the database holds of it; ``listed``: the keys of
-        the sources now; ``part_passages``: None commits the run at once (a rebuild)."""
+        the sources now; ``part_passages``: None commits the run at once (a rebuild);
+        ``unreadable``: paths that could not be read, whose recorded sources are kept."""
         self._recorded = recorded
         self._reparse = reparse
         self._part_passages = part_passages
-        self.removed = [f.row_id for key, f in recorded.items() if key not in listed]
+        self.removed = [
+            f.row_id
+            for key, f in recorded.items()
+            if key not in listed and not covered(key, unreadable)
+        ]
         self.added = self.changed = self.unchanged = self.files_read = 0
         self.restat: dict[int, str] = {}  # row id -> new stat of files whose bytes did not change
         self.parts = 0  # parts handed out so far
-        self._owners = {f.doc_id.lower(): key for key, f in recorded.items() if key in listed}
+        self.unread: list[str] = []  # listed sources the run was refused to read
+        # A document kept because its path cannot be read still holds its id: no other
+        # source may claim it (its row would then clash with the kept one).
+        self._owners = {
+            f.doc_id.lower(): key
+            for key, f in recorded.items()
+            if key in listed or covered(key, unreadable)
+        }
         self._holders = {f.doc_id: f.row_id for f in recorded.values()}  # doc id -> its row
         self._gone: set[int] = set()  # rows dropped by the parts handed out
         self._items: list[T] = []
@@ -95,6 +172,11 @@ class Plan(Generic[T]):
                 self.restat[old.row_id] = read_stat
             return True
         return False
+
+    def refused(self, key: str) -> None:
+        """Source ``key`` may not be read (permissions): an update keeps its recorded
+        version (it is listed, so not removed); a rebuild must not go on (``removal``)."""
+        self.unread.append(key)
 
     def owner(self, key: str, doc_id: str) -> str:
         """The source that owns ``doc_id`` (any case) in this run; ``key`` claims it if

@@ -67,8 +67,13 @@ def skip(summary: IndexSummary, progress: Progress, message: str) -> None:
     progress.warn(message)
 
 
+def record_repair(summary: IndexSummary, done: str) -> None:
+    """Add ``done`` to the summary's ``repaired``, after what the run repaired before."""
+    summary.repaired = "; ".join(filter(None, [summary.repaired, done]))
+
+
 def repaired(summary: IndexSummary, progress: Progress, damage: str) -> None:
     """The committed vector file could not be used (``damage`` says why): the next
     generation is built from the embedding cache instead, and the user is told."""
-    summary.repaired = f"{damage}: rebuilt it from the embedding cache"
+    record_repair(summary, f"{damage}: rebuilt it from the embedding cache")  # after the cache's
     progress.warn(f"{damage}; rebuilding it from the embedding cache")

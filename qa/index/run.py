@@ -9,15 +9,22 @@ build keeps what it committed; the run's last commit always follows its parts.
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa import store, vectors
+from qa import locations, store, vectors
 from qa.embed import Embedder, canonical_model_name
-from qa.errors import IndexDamagedError, IngestError, QAError
+from qa.errors import (
+    IndexDamagedError,
+    IngestError,
+    QAError,
+    RemovalRefusedError,
+    UsageError,
+)
 from qa.index.commit import (
     Commit,
     commit_generation,
@@ -35,10 +42,16 @@ from qa.index.embedding import (
 )
 from qa.index.hooks import checkpoint
 from qa.index.lock import write_lock
-from qa.index.plan import Part, Plan
+from qa.index.plan import Part, Plan, removal
 from qa.index.report import IndexSummary, Progress, SilentProgress, repaired, skip
 from qa.index.rows import Parsed, parsed, view_texts
-from qa.index.sources import Source, check_passage_sizes, file_sources
+from qa.index.sources import (
+    ReadRefusedError,
+    Source,
+    UnreadablePath,
+    check_passage_sizes,
+    file_sources,
+)
 from qa.ingest import CHUNKER_VERSION
 from qa.locations import db_path, generation_passages
 from qa.store import UNRECORDED, Manifest
@@ -50,11 +63,13 @@ from qa.views import VIEWS_VERSION
 class RunOptions:
     """How a run goes: ``rebuild`` throws the index away and builds it again; ``wait``
     waits for another running writer instead of refusing; ``progress`` is told as the
-    run goes (default: nothing shown, warnings logged)."""
+    run goes (default: nothing shown, warnings logged); ``allow_removal`` lets a run
+    remove most or all of the index's documents (``plan.Removal``: else refused)."""
 
     rebuild: bool = False
     wait: bool = False
     progress: Progress | None = None
+    allow_removal: bool = False
 
 
 def update_index(
@@ -66,10 +81,26 @@ def update_index(
 ) -> IndexSummary:
     """Bring the index at ``index_dir`` up to date with the files of ``corpus_dir``."""
     if not corpus_dir.is_dir():
-        raise IngestError(f"{corpus_dir}: corpus folder does not exist")
-    return index_sources(
-        lambda: file_sources(corpus_dir), index_dir, model_name, load_embedder, options
-    )
+        what = "is not a folder" if corpus_dir.exists() else "does not exist"
+        raise UsageError(f"{corpus_dir}: corpus folder {what}")
+    try:
+        return index_sources(
+            lambda: file_sources(corpus_dir), index_dir, model_name, load_embedder, options
+        )
+    except RemovalRefusedError as exc:
+        command = _go_ahead(corpus_dir, index_dir, model_name, options.rebuild)
+        raise RemovalRefusedError(
+            f"{corpus_dir}: {exc}; to remove them all the same, run `{command}`"
+        ) from exc
+
+
+def _go_ahead(corpus_dir: Path, index_dir: Path, model_name: str, rebuild: bool) -> str:
+    """The command that makes a refused run go ahead, spelled out in full: the TUI, which
+    builds through here too, has no ``--allow-removal`` of its own to point at."""
+    args = ["qa", "index", "--corpus", str(corpus_dir), "--index", str(index_dir)]
+    if canonical_model_name(model_name) != canonical_model_name(locations.model_name()):
+        args += ["--model", model_name]
+    return shlex.join([*args, *(["--rebuild"] if rebuild else []), "--allow-removal"])
 
 
 def index_sources(
@@ -93,7 +124,7 @@ def index_sources(
         try:
             model = canonical_model_name(model_name)
             ctx = RunContext(db, index_dir, model, load_embedder, progress, summary)
-            _update(ctx, list_sources(), options.rebuild)
+            _update(ctx, list_sources(), options)
         finally:
             db.close()
     summary.seconds = time.perf_counter() - started
@@ -137,23 +168,31 @@ class _Step:
     parted: bool = False  # parts were committed before it: it must follow
 
 
-def _update(ctx: RunContext, sources: Iterable[Source], rebuild: bool) -> None:
+def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> None:
     """The run under the write lock: plan source by source, commit parts as they fill,
     then the last commit, the touched files' stats and the cleanup."""
     manifest = store.read_manifest(ctx.db)
-    rebuild = _model_changed(ctx, manifest) or rebuild
+    rebuild = _model_changed(ctx, manifest) or options.rebuild
     reparse = rebuild or manifest.chunker != CHUNKER_VERSION or manifest.views != VIEWS_VERSION
     if reparse and not rebuild and not manifest.is_empty:
         ctx.summary.rebuilt = "chunker or view format changed: re-parsing all documents"
     if not rebuild:
         check_manifest_dim(ctx.db, ctx.model, manifest)
-    recorded = {} if rebuild else store.file_hashes(ctx.db)
+    known = store.file_hashes(ctx.db)
+    recorded = {} if rebuild else known
     listed = {src.key: src for src in sources}
+    unreadable = [key for key, src in listed.items() if isinstance(src, UnreadablePath)]
     checkpoint("listed")
+    _check_removal(known, listed, unreadable, rebuild, options.allow_removal)
     part_passages = None if rebuild else generation_passages()
-    plan: Plan[Parsed] = Plan(recorded, listed, reparse=reparse, part_passages=part_passages)
+    plan: Plan[Parsed] = Plan(
+        recorded, listed, reparse=reparse, part_passages=part_passages, unreadable=unreadable
+    )
     current: FlatIndex | None = None  # the vector index of the generation last committed
     for src in listed.values():
+        if isinstance(src, UnreadablePath):
+            skip(ctx.summary, ctx.progress, src.message)
+            continue
         item = _parse(ctx, plan, src)
         if item is None:
             continue
@@ -162,17 +201,42 @@ def _update(ctx: RunContext, sources: Iterable[Source], rebuild: bool) -> None:
         if part is not None:
             generation, current = _commit(ctx, part, _Step(final=False, reparse=reparse), current)
             remove_stale_vectors(ctx.index_dir, generation)
+    if rebuild and plan.unread:  # files it may not read: a rebuild, one commit, can still stop
+        _check_removal(known, listed, [*unreadable, *plan.unread], True, options.allow_removal)
     last = _Step(final=True, rebuild=rebuild, parted=plan.parts > 0)
     generation, _ = _commit(ctx, plan.rest(), last, current)
     if plan.restat:
         with store.transaction(ctx.db):
             store.record_file_stats(ctx.db, plan.restat)
+    _tally(ctx, plan, generation, known if rebuild else None)
+    remove_stale_vectors(ctx.index_dir, generation)
+
+
+def _check_removal(
+    known: Collection[str],
+    listed: Collection[str],
+    unreadable: Collection[str],
+    rebuild: bool,
+    allowed: bool,
+) -> None:
+    """Refuse a run that would remove most of the index unasked (``plan.Removal``)."""
+    refusal = removal(known, listed, unreadable, rebuild=rebuild).refusal()
+    if refusal and not allowed:
+        raise RemovalRefusedError(refusal)
+
+
+def _tally(
+    ctx: RunContext, plan: Plan[Parsed], generation: int, rebuilt_from: Collection[str] | None
+) -> None:
+    """The run's figures. A rebuild (``rebuilt_from``: the sources indexed before it)
+    removed those it did not index again: deleted, unreadable (allowed) or unparsable."""
     summary = ctx.summary
     summary.added, summary.changed, summary.removed = plan.added, plan.changed, len(plan.removed)
+    if rebuilt_from is not None:
+        summary.removed = len(set(rebuilt_from) - set(store.file_hashes(ctx.db)))
     summary.unchanged, summary.files_read = plan.unchanged, plan.files_read
     summary.generation = generation
     summary.documents, summary.passages = store.counts(ctx.db)
-    remove_stale_vectors(ctx.index_dir, generation)
 
 
 def _model_changed(ctx: RunContext, manifest: Manifest) -> bool:
@@ -196,6 +260,8 @@ def _parse(ctx: RunContext, plan: Plan[Parsed], src: Source) -> Parsed | None:
         doc = src.load()
         check_passage_sizes(src.key, doc)
     except IngestError as exc:
+        if isinstance(exc, ReadRefusedError):
+            plan.refused(src.key)
         skip(ctx.summary, ctx.progress, str(exc))
         return None
     owner = plan.owner(src.key, doc.doc_id)
@@ -235,7 +301,7 @@ def _commit(
     if (manifest.generation and not step.rebuild and current is None) and (
         due or not vectors.as_committed(ctx.index_dir, manifest)
     ):
-        current, damage = current_vectors(ctx.db, ctx.index_dir, manifest)
+        current, damage = current_vectors(ctx, manifest)
     if damage:
         repaired(ctx.summary, ctx.progress, damage)
     if not (due or damage):

@@ -56,6 +56,11 @@ def settled_stat(info: os.stat_result, now_ns: int) -> str:
     return "" if racy else file_stat(info)
 
 
+class ReadRefusedError(IngestError):
+    """A file the run may not read (EACCES, EPERM): its content is unknown, not gone. An
+    update keeps its document as indexed; a rebuild, which cannot, is refused."""
+
+
 class FileSource:
     """A corpus file; read once, hashed, parsed only when its hash changed."""
 
@@ -99,7 +104,9 @@ class FileSource:
             # Taken before the read: if the file changes meanwhile, the next run rehashes.
             self._read_stat = settled_stat(info, time.time_ns())
         except OSError as exc:
-            raise IngestError(f"{self.key}: cannot read ({self._reason(exc)})") from exc
+            refused = exc.errno in (errno.EACCES, errno.EPERM)
+            error = ReadRefusedError if refused else IngestError
+            raise error(f"{self.key}: cannot read ({self._reason(exc)})") from exc
         return hashlib.blake2b(self._data, digest_size=16).hexdigest()
 
     def read_stat(self) -> str:
@@ -130,25 +137,67 @@ def _storable(text: str) -> bool:
     return True
 
 
-def file_sources(corpus_dir: Path) -> list[FileSource]:
-    """The corpus files, plus entries that look like ones but cannot be read as files.
+class UnreadablePath:
+    """A folder that could not be listed, or an entry that could not be examined.
+
+    Not a document: the run reports it (``message``) and counts it as skipped, and the
+    plan keeps every document indexed from at or under it (``Plan``'s ``unreadable``),
+    since what it holds now is unknown, not deleted.
+    """
+
+    def __init__(self, path: Path, root: Path, error: OSError) -> None:
+        self.key = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        shown = str(root) if self.key == "." else self.key
+        shown = os.fsencode(shown).decode("utf-8", "backslashreplace")  # a Latin-1 name
+        reason = error.strerror or str(error)
+        self.message = f"{shown}: cannot read ({reason}); the documents indexed from it are kept"
+
+    def stat_key(self) -> str:
+        return ""
+
+    def digest(self) -> str:
+        raise IngestError(self.message)
+
+    def read_stat(self) -> str:
+        return ""
+
+    def load(self) -> Document:
+        raise IngestError(self.message)
+
+
+def file_sources(corpus_dir: Path) -> list[FileSource | UnreadablePath]:
+    """The corpus files, plus entries that look like ones but cannot be read as files,
+    plus the paths that could not be read at all.
 
     ``discover`` leaves out symlink loops, dangling symlinks and special files; they are
     listed here too so that each is reported (path and reason) and counted as skipped
-    rather than silently ignored (or, if indexed before, silently dropped).
+    rather than silently ignored (or, if indexed before, silently dropped). So are folders
+    that could not be listed and entries that could not be examined (``UnreadablePath``).
     """
-    listed = discover(corpus_dir)
-    known = set(listed)
-    sources = [FileSource(path, corpus_dir) for path in listed]
+    errors: list[OSError] = []
+    listed = discover(corpus_dir, errors)
+    unreadable = {Path(e.filename): e for e in errors if e.filename is not None}
+    known = {*listed, *unreadable}
+    sources: list[FileSource | UnreadablePath] = [FileSource(p, corpus_dir) for p in listed]
+    sources += [UnreadablePath(path, corpus_dir, e) for path, e in unreadable.items()]
     for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=False):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             path = Path(dirpath) / name
             if name.startswith(".") or path.suffix.lower() not in SUFFIXES or path in known:
                 continue
-            if path.is_symlink() or (path.exists() and not path.is_file()):
+            if _odd_entry(path):
                 sources.append(FileSource(path, corpus_dir))
     return sources
+
+
+def _odd_entry(path: Path) -> bool:
+    """A symlink, or something that exists but is not a regular file (a FIFO, a folder
+    named like a corpus file)."""
+    try:
+        return path.is_symlink() or (path.exists() and not path.is_file())
+    except OSError:  # not even examinable: discover has noted it
+        return False
 
 
 def check_passage_sizes(key: str, doc: Document) -> None:

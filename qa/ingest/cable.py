@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.errors import IngestError
-from qa.ingest import numbering, pagebreaks, segment
+from qa.ingest import markings, numbering, pagebreaks, references, segment
 from qa.models import DocKind, Document, Passage
 
 REF_ID = re.compile(r"\d{2}[A-Z][A-Z-]*\d+")
@@ -52,6 +52,9 @@ def build_cable(raw: str, meta: CableMeta) -> tuple[Document, numbering.Resoluti
     dropped = [r.candidate.pos for r in res.rejected if r.candidate.glyph]
     body = _drop_chars(text, dropped)
     starts = [(p.pos - bisect.bisect_left(dropped, p.pos), p.number) for p in res.paragraphs]
+    passages = _classified(cable_passages(body, starts))
+    first = next((p for p in passages if p.paragraph is not None), None)
+    authority = markings.authority(body[: first.end] if first else body)
     doc = Document(
         doc_id=meta.doc_id,
         kind=DocKind.CABLE,
@@ -62,9 +65,24 @@ def build_cable(raw: str, meta: CableMeta) -> tuple[Document, numbering.Resoluti
         origin=meta.origin,
         classification=meta.classification,
         tags=meta.tags or tags_in(body),
-        passages=cable_passages(body, starts),
+        passages=passages,
+        classified_by=authority.classified_by,
+        reasons=authority.reasons,
+        declassify_on=authority.declassify_on,
+        references=references.parse_references(
+            references.header_of(body, first.start if first else None), meta.doc_id
+        ),
     )
     return doc, res
+
+
+def _classified(passages: list[Passage]) -> list[Passage]:
+    """Each passage with the marking it opens with (the header, a list of routing and
+    classification lines, has none of its own)."""
+    return [
+        p if p.label == "(header)" else replace(p, paragraph_class=markings.paragraph_class(p.text))
+        for p in passages
+    ]
 
 
 def cable_passages(body: str, starts: list[tuple[int, int]]) -> list[Passage]:

@@ -4,9 +4,12 @@ The pages are machine-generated and regular: a metadata ``<table class='cable'>`
 header ``<pre>`` and the body ``<pre>`` whose newlines are ``&#x000A;`` entities and whose
 paragraph numbers carry ``<a id='parN' href='#parN'>¶</a>`` anchors. A few regular
 expressions read that faster than an HTML parser (all 1,295 cables in well under a second)
-and degrade the same way on truncated pages: whatever is there is used, and a page with no
-body is an IngestError. Entities are decoded by hand, strictly: the bodies contain raw
-``&`` (``R&D;``, ``HYPERTENSION & DIABETES``) that a lenient HTML decoder would mangle.
+and degrade the same way on truncated pages: whatever is there is used (``qa audit`` reads
+them so), and a page with no body is an IngestError. The indexer's ``parse`` refuses a
+page whose body ``<pre>`` is never closed: a half-downloaded file would otherwise be
+indexed as a shorter cable without a word, and replace the whole one indexed before.
+Entities are decoded by hand, strictly: the bodies contain raw ``&`` (``R&D;``,
+``HYPERTENSION & DIABETES``) that a lenient HTML decoder would mangle.
 """
 
 from __future__ import annotations
@@ -36,21 +39,36 @@ _ROUTING = re.compile(r"\s*(?:VZCZC|[A-Z]{2} RUE|R \d{6}Z)")
 
 
 def parse(html: str, source: str, fallback_id: str) -> Document:
-    """Parse a cable page; ``fallback_id`` (the file stem) is used if the table is missing."""
-    return parse_with_report(html, source, fallback_id)[0]
+    """Parse a whole cable page; ``fallback_id`` (the file stem) is used if the table is
+    missing. A page cut inside its body is an IngestError (the indexer skips it, keeping
+    what it indexed of the file before)."""
+    return _parse(html, source, fallback_id, whole=True)[0]
 
 
 def parse_with_report(
     html: str, source: str, fallback_id: str
 ) -> tuple[Document, numbering.Resolution]:
-    """Like :func:`parse`, also returning the numbering decisions (for ``qa audit``)."""
-    body_html = _body_pre(html, source)
+    """Like :func:`parse`, also returning the numbering decisions (for ``qa audit``), and
+    best effort on a page cut inside its body: what is there is parsed."""
+    return _parse(html, source, fallback_id, whole=False)
+
+
+def _parse(
+    html: str, source: str, fallback_id: str, *, whole: bool
+) -> tuple[Document, numbering.Resolution]:
+    """The page's cable; with ``whole``, a body that is never closed is refused."""
+    body_html, cut = _body_pre(html, source)
     meta = _metadata(html)
     links = (_text(x).strip() for x in _TAG_LINK.findall(body_html))
     tags = tuple(dict.fromkeys(t for t in links if t))
     body = _text(_ANCHOR.sub("¶", body_html))
     if not body.strip():
         raise IngestError(f"{source}: cable page has an empty body")
+    if cut and whole:
+        raise IngestError(
+            f"{source}: truncated cable page (the body is cut off: its <pre> is never "
+            "closed, a partial download?); not indexed"
+        )
     body = clean_text(body, source)
     doc_id = meta.get("reference id", "")
     if not REF_ID.fullmatch(doc_id):
@@ -69,18 +87,20 @@ def parse_with_report(
     )
 
 
-def _body_pre(html: str, source: str) -> str:
-    """The body ``<pre>``: the last one; the first is the routing header."""
-    pres = _pre_blocks(html)
+def _body_pre(html: str, source: str) -> tuple[str, bool]:
+    """The body ``<pre>`` (the last one; the first is the routing header), and whether it
+    is cut (never closed: the page ends inside it)."""
+    pres, cut = _pre_blocks(html)
     if not pres:
         raise IngestError(f"{source}: not a cable page (no <pre> body)")
     if len(pres) == 1 and _ROUTING.match(_text(pres[0])):
         raise IngestError(f"{source}: truncated cable page (only the routing header, no body)")
-    return pres[-1]
+    return pres[-1], cut
 
 
-def _pre_blocks(html: str) -> list[str]:
-    """Contents of every ``<pre>`` (an unclosed one runs to the end of a truncated page)."""
+def _pre_blocks(html: str) -> tuple[list[str], bool]:
+    """Contents of every ``<pre>`` (an unclosed one runs to the end of a truncated page),
+    and whether the last one is unclosed."""
     low = html if "<pre" in html or "<PRE" not in html else html.lower()
     out: list[str] = []
     at = low.find("<pre")
@@ -94,10 +114,10 @@ def _pre_blocks(html: str) -> list[str]:
         close = low.find("</pre>", open_end)
         if close == -1:
             out.append(html[open_end + 1 :])  # unclosed: runs to the end, nothing after it
-            break
+            return out, True
         out.append(html[open_end + 1 : close])
         at = low.find("<pre", close)
-    return out
+    return out, False
 
 
 def _metadata(html: str) -> dict[str, str]:

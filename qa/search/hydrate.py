@@ -56,6 +56,10 @@ def hydrate(db: sqlite3.Connection, ranked: list[tuple[int, float]]) -> Hydrated
                 origin=row["origin"],
                 classification=row["classification"],
                 source=row["source"],
+                paragraph_class=row["paragraph_class"],
+                kind=row["kind"],
+                cites=row["cites"],
+                cited_by=row["cited_by"],
             )
         )
         hashes.append((row["text_hash"], row["view_hashes"]))

@@ -17,6 +17,8 @@ Ranked = list[tuple[int, float]]  # (passage id, score), best first
 CONFIDENCE_POWER = 2.0  # see fuse(); chosen on our tuning questions and BEIR
 CONCENTRATION_EVEN = 0.2  # see dense_prior(): the concentration at which the prior is even
 PRIOR_STEEPNESS = 4.0  # see dense_prior(): how fast the prior leaves even as corpora spread
+PRIOR_VECTORS = 1000  # see dense_prior(): the index size over which the fit gains its say
+LEXICAL_EVIDENCE_FLOOR = 1e-3  # see fuse(): BM25 scores at or below this carry no evidence
 NAMED_CABLE_BOOST = 100.0  # see fuse(): more than any fused score, so named cables go first
 SUMMARY_PENALTY = 1.5  # fused z-score units; chosen on our tuning questions (1.5-3 plateau)
 SUMMARY_WINDOW = 50  # how deep the summary rule looks into the fused ranking
@@ -26,7 +28,7 @@ SUMMARY_WINDOW = 50  # how deep the summary rule looks into the fused ranking
 RELEVANCE_THRESHOLD = 0.38
 
 
-def dense_prior(concentration: str | float | None) -> float:
+def dense_prior(concentration: str | float | None, vectors: int | None = None) -> float:
     """The per-index prior weight of dense scores in fusion, from the index's concentration.
 
     ``FlatIndex.concentration`` is the mean cosine between two of the index's vectors. On
@@ -35,7 +37,12 @@ def dense_prior(concentration: str | float | None) -> float:
     entries: about 0.03) BM25 added nothing at any weight we measured, and the prior all
     but hands the ranking to the embeddings. Prior odds dense:lexical are
     ``(CONCENTRATION_EVEN / c) ** PRIOR_STEEPNESS`` (c = 0.1 gives 0.94). Fitted on
-    three corpora only (docs/evaluation.md); an index that has not recorded c (None) gets 0.5.
+    three corpora of 5,000-20,000 vectors (docs/evaluation.md), so the fit only has its
+    say on an index large enough to resemble them: the log-odds are multiplied by
+    ``1 - exp(-n / PRIOR_VECTORS)`` for an index of ``vectors`` = n (0.017 at 17 vectors,
+    0.63 at 1,000, 0.993 at 5,000). The two seed documents (17 vectors, c = 0.64: one
+    subject, so close together) get 0.48 instead of 0.009, which let BM25's match on one
+    rare word overrule the embeddings (issue 14). No concentration recorded: 0.5.
     """
     try:
         c = float(concentration) if concentration is not None else math.nan
@@ -43,8 +50,21 @@ def dense_prior(concentration: str | float | None) -> float:
         return 0.5
     if not math.isfinite(c) or c <= 0:
         return 0.5
-    odds = (CONCENTRATION_EVEN / min(max(c, 1e-3), 1.0)) ** PRIOR_STEEPNESS
-    return odds / (1.0 + odds)
+    log_odds = PRIOR_STEEPNESS * math.log(CONCENTRATION_EVEN / min(max(c, 1e-3), 1.0))
+    if vectors is not None:
+        log_odds *= 1.0 - math.exp(-max(vectors, 0) / PRIOR_VECTORS)
+    return 1.0 / (1.0 + math.exp(-log_odds))
+
+
+def lexical_evidence(lexical_hits: Ranked) -> Ranked:
+    """The BM25 candidates that matched a word carrying weight (score above the floor).
+
+    FTS5 floors the IDF of a word found in more than half the passages at 1e-6, so on a
+    small index a question's common words ("space", "China") match nearly every passage
+    at a score of about 1e-6. Z-normalised, those differences of a millionth look like
+    a decisive ranking; they are no evidence at all, and fusion leaves them out.
+    """
+    return [(pid, score) for pid, score in lexical_hits if score > LEXICAL_EVIDENCE_FLOOR]
 
 
 def fuse(
@@ -61,8 +81,10 @@ def fuse(
     from the rest and π is the index's ``dense_prior``. A rare name that BM25 pins to one
     paragraph dominates; a paraphrase that only the embeddings recognise dominates when
     BM25's scores are flat. Measured against RRF and fixed weights in docs/evaluation.md.
-    Passages in ``boost`` (a cable the question names by ID) go first.
+    Passages in ``boost`` (a cable the question names by ID) go first. BM25 candidates
+    without evidence (``lexical_evidence``) take no part.
     """
+    lexical_hits = lexical_evidence(lexical_hits)
     z_dense, z_lex = _zscores(dense), _zscores(lexical_hits)
     conf_dense = prior * max(_top_z(dense), 1e-6) ** CONFIDENCE_POWER
     conf_lex = (1.0 - prior) * max(_top_z(lexical_hits), 1e-6) ** CONFIDENCE_POWER

@@ -26,11 +26,12 @@ from qa.highlight import best_spans
 from qa.locations import db_path
 from qa.models import Answer, Document, Filters, Hit, IndexInfo, Mode
 from qa.search import lexical, rank
+from qa.search.answer import score_spread
 from qa.search.hydrate import Hydrated, hydrate
 from qa.search.query import Query
 from qa.search.rank import Ranked
 from qa.store import Manifest
-from qa.vectors import VectorIndex
+from qa.vectors import VectorFileDamaged, VectorIndex
 from qa.views import is_summary
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,11 @@ class Searcher:
         with self._lock:
             return store.get_document(self._db, doc_id)
 
+    def indexed(self, doc_ids: list[str]) -> set[str]:
+        """Which of ``doc_ids`` the index holds (the source pane's openable references)."""
+        with self._lock:
+            return store.indexed_doc_ids(self._db, doc_ids)
+
     def close(self) -> None:
         """Release the connections and the BM25 thread; the searcher is unusable after."""
         with self._lock:  # never while a search is using the connection
@@ -123,11 +129,28 @@ class Searcher:
             raise NoIndexError(f"index at {self.index_dir} is empty: run `qa index`")
         if manifest.generation == self._manifest.generation:
             return False
+        self._vectors, manifest = self._open_vectors(manifest)
         if self._manifest.model and manifest.model != self._manifest.model:
             self._embedder = None  # rebuilt with another model
-        self._vectors = vectors.open_for_search(self._db, self.index_dir, manifest)
         self._manifest = manifest
         return True
+
+    def _open_vectors(self, manifest: Manifest) -> tuple[VectorIndex, Manifest]:
+        """The vectors of ``manifest``'s generation, and the manifest they belong to.
+
+        A writer that commits twice between the manifest read and the open (a big run
+        commits parts seconds apart) has removed the file the manifest named: the
+        manifest is read again and, if a newer generation was committed meanwhile, its
+        file is opened instead, once. A fault that remains is the index's.
+        """
+        try:
+            return vectors.open_for_search(self._db, self.index_dir, manifest), manifest
+        except VectorFileDamaged as first:
+            newer = store.read_manifest(self._db)
+            if not newer.generation or newer.generation == manifest.generation:
+                raise
+            log.debug("%s; reading generation %d instead", first, newer.generation)
+            return vectors.open_for_search(self._db, self.index_dir, newer), newer
 
     # -- the ask pipeline ---------------------------------------------------------------
 
@@ -154,14 +177,16 @@ class Searcher:
                 filters,
                 lambda: self._query_vector(query, required=mode != Mode.LEXICAL),
             )
-            found = hydrate(self._db, self._rank(query, dense, lex, mode, filters)[:k])
+            ranked = self._rank(query, dense, lex, mode, filters)
+            spread = score_spread(mode, [score for _, score in ranked])
+            found = hydrate(self._db, ranked[:k])
             hits = found.hits
             if highlight and hits and query_vector is not None:
                 hits = self._highlighted(found, query_vector)
             if query_vector is None:  # lexical search without a model: no evidence either way
-                return Answer(query.text, hits, float("nan"), bool(hits))
+                return Answer(query.text, hits, float("nan"), bool(hits), spread)
             best = dense[0][1] if dense else 0.0
-            return Answer(query.text, hits, best, rank.is_relevant(best))
+            return Answer(query.text, hits, best, rank.is_relevant(best), spread)
 
     def _query_vector(self, query: Query, *, required: bool) -> np.ndarray | None:
         """The question's embedding; lexical search goes on without it if the model fails."""
@@ -221,7 +246,7 @@ class Searcher:
             dense,
             lex,
             boost=self._named_cable_passages(query, filters),
-            prior=rank.dense_prior(self._manifest.concentration),
+            prior=rank.dense_prior(self._manifest.concentration, self.vectors.count),
         )
         return rank.defer_summaries(fused, summaries_among(self._db, rank.summary_window(fused)))
 

@@ -20,6 +20,9 @@ from qa.store.sql import rows_in_chunks
 
 log = logging.getLogger(__name__)
 
+NORM_TOLERANCE = 1e-3  # a cached vector is unit length to this, else it is damaged
+_SCAN_BATCH = 4096  # cached vectors judged per numpy pass
+
 
 # -- embeddings -------------------------------------------------------------------------
 
@@ -64,6 +67,63 @@ def drop_embeddings_not_of_dim(db: sqlite3.Connection, model: str, dim: int) -> 
         "DELETE FROM embeddings WHERE model = ? AND length(vector) != ?", (model, dim * 4)
     )
     return int(cur.rowcount)
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Which rows of a 2-d float array are finite unit vectors: the only kind the model
+    gives (``normalize``), so any other is damage (zeroed, overwritten, garbage)."""
+    with np.errstate(all="ignore"):
+        norms = np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64)
+    return np.asarray(np.abs(norms - 1.0) <= NORM_TOLERANCE)
+
+
+def unsound_embeddings(
+    db: sqlite3.Connection, model: str, hashes: Sequence[str] | None = None
+) -> list[str]:
+    """The hashes (of ``hashes``, or of every cached text of ``model``) whose cached
+    vector is not a finite unit vector: what must never be trusted to build a vector file.
+
+    Reads the blobs once, in batches; a vector of another length than its neighbours is
+    judged on its own (the dimension checks say what is wrong with it).
+    """
+    if hashes is None:
+        rows: Iterable[tuple[str, bytes]] = db.execute(
+            "SELECT text_hash, vector FROM embeddings WHERE model = ?", (model,)
+        )
+    else:
+        sql = "SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})"
+        rows = rows_in_chunks(db, sql, list(dict.fromkeys(hashes)), before=[model])
+    bad: list[str] = []
+    batch: list[tuple[str, bytes]] = []
+    for row in rows:
+        batch.append((row[0], row[1]))
+        if len(batch) >= _SCAN_BATCH:
+            bad += _unsound_in(batch)
+            batch = []
+    return bad + _unsound_in(batch)
+
+
+def _unsound_in(batch: list[tuple[str, bytes]]) -> list[str]:
+    """The hashes of ``(hash, blob)`` rows that are not finite unit float32 vectors."""
+    by_length: dict[int, list[tuple[str, bytes]]] = {}
+    bad: list[str] = []
+    for text_hash, blob in batch:
+        if not isinstance(blob, bytes) or not blob or len(blob) % 4:
+            bad.append(text_hash)
+        else:
+            by_length.setdefault(len(blob), []).append((text_hash, blob))
+    for length, rows in by_length.items():
+        data = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32)
+        sound = unit_rows(data.reshape(len(rows), length // 4))
+        bad += [h for (h, _), ok in zip(rows, sound, strict=True) if not ok]
+    return bad
+
+
+def drop_embeddings(db: sqlite3.Connection, model: str, hashes: Sequence[str]) -> None:
+    """Delete the cached vectors of ``hashes`` (they are embedded again when needed)."""
+    sql = "DELETE FROM embeddings WHERE model = ? AND text_hash IN ({marks})"
+    for _ in rows_in_chunks(db, sql, list(hashes), before=[model]):
+        pass
 
 
 def get_embeddings(

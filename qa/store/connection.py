@@ -185,9 +185,13 @@ def verify(db: sqlite3.Connection) -> None:
     """``PRAGMA quick_check``; raises IndexDamagedError unless the database file is whole."""
     result = db.execute("PRAGMA quick_check").fetchone()[0]
     if result != "ok":
+        # One line for the user: SQLite lists every bad page, a line each.
+        found = [line for line in str(result).splitlines() if line and not line.startswith("***")]
+        what = found[0] if found else str(result).strip()
+        what += f", and {len(found) - 1} more problems" if len(found) > 1 else ""
         raise IndexDamagedError(
             f"{getattr(db, 'path', 'index database')}: the index database is damaged "
-            f"({result}); rebuild with `qa index --rebuild`"
+            f"({what}); rebuild with `qa index --rebuild`"
         )
 
 

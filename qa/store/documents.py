@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qa.models import DocKind, Document, Filters, Passage, StoredPassage
+from qa.models import DocKind, Document, Filters, Passage, Reference, StoredPassage
 from qa.store.sql import rows_in_chunks, run_in_chunks
 
 
@@ -62,14 +62,16 @@ def passage_ids_of(db: sqlite3.Connection, document_ids: Sequence[int]) -> list[
 
 
 def delete_documents(db: sqlite3.Connection, document_ids: Sequence[int]) -> None:
-    """Delete document rows and their passages (the FTS triggers follow)."""
+    """Delete document rows, their passages (the FTS triggers follow) and REF items."""
     run_in_chunks(db, "DELETE FROM passages WHERE document_id IN ({marks})", document_ids)
+    run_in_chunks(db, "DELETE FROM refs WHERE document_id IN ({marks})", document_ids)
     run_in_chunks(db, "DELETE FROM documents WHERE id IN ({marks})", document_ids)
 
 
 def delete_all_documents(db: sqlite3.Connection) -> None:
-    """Delete every document and passage (a rebuild starts from none)."""
+    """Delete every document, passage and REF item (a rebuild starts from none)."""
     db.execute("DELETE FROM passages")
+    db.execute("DELETE FROM refs")
     db.execute("DELETE FROM documents")
 
 
@@ -83,7 +85,8 @@ def insert_document(
     """Insert one document and its passages; returns the new passage ids in order."""
     cur = db.execute(
         "INSERT INTO documents(doc_id, kind, title, date, origin, classification, tags, source,"
-        " file_hash, body, file_stat) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        " file_hash, body, file_stat, classified_by, reasons, declassify_on)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             doc.doc_id,
             doc.kind.value,
@@ -96,15 +99,23 @@ def insert_document(
             file_hash,
             doc.body,
             file_stat,
+            doc.classified_by,
+            doc.reasons,
+            doc.declassify_on,
         ),
     )
     document_id = cur.lastrowid
+    db.executemany(
+        "INSERT INTO refs(document_id, seq, letter, target_doc_id, raw) VALUES (?,?,?,?,?)",
+        [(document_id, seq, r.letter, r.target, r.raw) for seq, r in enumerate(doc.references)],
+    )
     ids: list[int] = []
     for seq, sp in enumerate(passages):
         p = sp.passage
         cur = db.execute(
             'INSERT INTO passages(document_id, seq, label, paragraph, heading, text, start, "end",'
-            " text_hash, search_text, context, view_hashes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " text_hash, search_text, context, view_hashes, paragraph_class)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 document_id,
                 seq,
@@ -118,6 +129,7 @@ def insert_document(
                 sp.search_text,
                 sp.context,
                 " ".join(sp.view_hashes),
+                p.paragraph_class,
             ),
         )
         assert cur.lastrowid is not None
@@ -165,7 +177,10 @@ def sample_view_hashes(db: sqlite3.Connection, n: int) -> list[tuple[int, list[s
     return list(found.items())
 
 
-_DOC_COLUMNS = "doc_id, kind, title, date, origin, classification, tags, source, body"
+_DOC_COLUMNS = (
+    "doc_id, kind, title, date, origin, classification, tags, source, body,"
+    " classified_by, reasons, declassify_on"
+)
 
 
 def _document_from_row(row: sqlite3.Row) -> Document:
@@ -179,11 +194,15 @@ def _document_from_row(row: sqlite3.Row) -> Document:
         origin=row["origin"],
         classification=row["classification"],
         tags=tuple(row["tags"].split()),
+        classified_by=row["classified_by"] or "",
+        reasons=row["reasons"] or "",
+        declassify_on=row["declassify_on"] or "",
     )
 
 
 def get_document(db: sqlite3.Connection, doc_id: str) -> Document | None:
-    """The stored document with its passages, matching the ID case-insensitively."""
+    """The stored document with its passages and REF items, matching the ID
+    case-insensitively."""
     row = db.execute(
         f"SELECT id, {_DOC_COLUMNS} FROM documents WHERE doc_id = ? COLLATE NOCASE", (doc_id,)
     ).fetchone()
@@ -198,14 +217,40 @@ def get_document(db: sqlite3.Connection, doc_id: str) -> Document | None:
             start=p["start"],
             end=p["end"],
             heading=p["heading"],
+            paragraph_class=p["paragraph_class"],
         )
         for p in db.execute(
-            'SELECT label, paragraph, text, start, "end", heading FROM passages '
+            'SELECT label, paragraph, text, start, "end", heading, paragraph_class FROM passages '
             "WHERE document_id = ? ORDER BY seq",
             (row["id"],),
         )
     ]
+    doc.references = [
+        Reference(r["letter"], r["target_doc_id"], r["raw"])
+        for r in db.execute(
+            "SELECT letter, target_doc_id, raw FROM refs WHERE document_id = ? ORDER BY seq",
+            (row["id"],),
+        )
+    ]
     return doc
+
+
+def citing(db: sqlite3.Connection, doc_id: str) -> list[tuple[str, str | None]]:
+    """``(doc id, letter)`` of every indexed REF item that names ``doc_id``, by doc id."""
+    return [
+        (r[0], r[1])
+        for r in db.execute(
+            "SELECT d.doc_id, r.letter FROM refs r JOIN documents d ON d.id = r.document_id"
+            " WHERE r.target_doc_id = ? ORDER BY d.doc_id, r.seq",
+            (doc_id,),
+        )
+    ]
+
+
+def indexed_doc_ids(db: sqlite3.Connection, doc_ids: Sequence[str]) -> set[str]:
+    """Which of ``doc_ids`` (exact) are documents of the index."""
+    sql = "SELECT doc_id FROM documents WHERE doc_id IN ({marks})"
+    return {row[0] for row in rows_in_chunks(db, sql, list(dict.fromkeys(doc_ids)))}
 
 
 def hit_rows(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, sqlite3.Row]:
@@ -214,7 +259,9 @@ def hit_rows(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, sq
     by, so a highlight is never computed for another version of the text."""
     sql = (
         "SELECT p.id, p.label, p.paragraph, p.text, p.heading, p.text_hash, p.view_hashes,"
-        " d.doc_id, d.title, d.date, d.origin, d.classification, d.source"
+        " p.paragraph_class, d.doc_id, d.kind, d.title, d.date, d.origin, d.classification,"
+        " d.source, (SELECT count(*) FROM refs r WHERE r.document_id = d.id) AS cites,"
+        " (SELECT count(*) FROM refs r WHERE r.target_doc_id = d.doc_id) AS cited_by"
         " FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})"
     )
     return {row["id"]: row for row in rows_in_chunks(db, sql, passage_ids)}
@@ -227,7 +274,8 @@ def passage_leads(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[in
 
 
 def filter_sql(filters: Filters) -> tuple[str, list[object]]:
-    """A WHERE fragment over ``documents d`` for the given filters (``1`` when none)."""
+    """A WHERE fragment over ``documents d`` and ``passages p`` for the given filters
+    (``1`` when none)."""
     clauses: list[str] = []
     params: list[object] = []
     if filters.origin:
@@ -242,6 +290,14 @@ def filter_sql(filters: Filters) -> tuple[str, list[object]]:
     if filters.classification:
         clauses.append("d.classification LIKE ?")
         params.append(f"{filters.classification}%")
+    if filters.paragraph_class:
+        # Any run of the marking's //-parts: SECRET matches SECRET//NOFORN (not TOP
+        # SECRET), NOFORN matches every NOFORN paragraph. The value is in the normal form
+        # already (``FilterField.value`` read ``S/NF`` as SECRET//NOFORN where it was given).
+        clauses.append("('//' || p.paragraph_class || '//') LIKE ? ESCAPE '\\'")
+        value = filters.paragraph_class
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params.append(f"%//{escaped}//%")
     if filters.tag:
         clauses.append("(' ' || d.tags || ' ') LIKE ?")
         params.append(f"% {filters.tag.upper()} %")

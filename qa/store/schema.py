@@ -109,7 +109,27 @@ def _m4(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4]
+def _m5(db: sqlite3.Connection) -> None:
+    # Classification per paragraph (its own marking, normalised; NULL: none), the cable's
+    # Classified-by line (NULL read as ''), and its REF items: what it cites (target NULL
+    # when the item is not a cable) and, through the index on the target, what cites it.
+    # Written tersely: the whole schema must stay on page 1 of the file, so that damage to
+    # the later pages is reported as damage (tests/test_reliability_damage.py).
+    _run_script(
+        db,
+        """
+        ALTER TABLE passages ADD COLUMN paragraph_class TEXT;
+        ALTER TABLE documents ADD COLUMN classified_by TEXT;
+        ALTER TABLE documents ADD COLUMN reasons TEXT;
+        ALTER TABLE documents ADD COLUMN declassify_on TEXT;
+        CREATE TABLE refs(document_id INTEGER NOT NULL,seq INTEGER NOT NULL,letter TEXT,
+        target_doc_id TEXT,raw TEXT NOT NULL,PRIMARY KEY(document_id,seq))WITHOUT ROWID;
+        CREATE INDEX refs_target ON refs(target_doc_id);
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5]
 """Numbered schema migrations; migration i brings ``user_version`` from i to i+1."""
 
 VERSION = len(MIGRATIONS)  # the schema this Pilcrow writes and reads

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from qa import store
-from qa.errors import IndexDamagedError, QAError
+from qa.errors import IndexDamagedError, IndexUnreadableError, QAError
 from qa.fsutil import file_stat
 from qa.locations import vectors_path
 from qa.store import Manifest
 from qa.vectors import ivf
-from qa.vectors.base import VectorIndex, vector_id
+from qa.vectors.base import WINDOWS, VectorIndex, vector_id
 from qa.vectors.flat import FlatIndex
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 REPAIR = "run `qa index` to rebuild it from the embedding cache, or `qa index --rebuild`"
 REBUILD = "rebuild with `qa index --rebuild`"
 VECTOR_TOLERANCE = 1e-4  # a stored vector and its cached embedding agree to this
+MISSING = " is missing"
 ANN_CHECK_SAMPLE = 8  # cached embeddings that must find themselves in an approximate index
 
 
@@ -38,12 +40,21 @@ class VectorFileDamaged(IndexDamagedError):
     """A vector file that cannot be trusted: ``str()`` is ``<path><what>; <fix>``."""
 
     def __init__(
-        self, path: Path, what: str, fix: str = REPAIR, *, found: int | None = None
+        self,
+        path: Path,
+        what: str,
+        fix: str = REPAIR,
+        *,
+        found: int | None = None,
+        doubts_cache: bool = False,
     ) -> None:
         super().__init__(f"{path}{what}; {fix}")
         self.path = path
         self.what = what
         self.found = found  # vectors the file holds, when the fault is their number
+        # The file and the embedding cache disagree: either may be the damaged one, so
+        # the cache must be checked before the file is rebuilt from it.
+        self.doubts_cache = doubts_cache
 
     @property
     def fault(self) -> str:
@@ -85,13 +96,18 @@ def open_checked(
     truncated by its size, the clearer of the two messages.
     """
     _require_file(path)
-    actual = path.stat().st_size
+    try:
+        actual = path.stat().st_size
+    except FileNotFoundError as exc:  # cleaned up by a writer since _require_file
+        raise VectorFileDamaged(path, MISSING) from exc
     size_fault = f": vector file is damaged ({actual} bytes, the manifest says {size}:"
     size_fault += " truncated or overwritten)"
     try:
         index = FlatIndex.open(path)
     except Exception as exc:
         log.debug("reading %s: %s", path, exc)
+        if not path.exists():  # removed while FAISS read it, not damaged
+            raise VectorFileDamaged(path, MISSING) from exc
         if size is not None and actual != size:  # the recorded size says what happened
             raise VectorFileDamaged(path, size_fault) from exc
         raise VectorFileDamaged(
@@ -109,17 +125,48 @@ def open_checked(
     if bad:
         what = f": vector file is damaged ({bad} of {index.count} vectors are not unit length)"
         raise VectorFileDamaged(path, what)
+    bad_ids = _bad_ids(index)
+    if bad_ids:
+        what = f": vector file is damaged ({bad_ids} of {index.count} vector ids are repeated"
+        raise VectorFileDamaged(path, what + " or invalid)")
     if count is not None and index.count != count:
         what = f" holds {index.count} vectors, the manifest says {count}"
         raise VectorFileDamaged(path, what, found=index.count)
     return index
 
 
+def _bad_ids(index: FlatIndex) -> int:
+    """How many vector ids no commit writes: repeated, or of no passage (ids start at
+    one passage's worth of windows). The ids are the file's tail, so zeroed or
+    overwritten last bytes show here while every vector is still unit length."""
+    ids = index.ids()
+    if not len(ids):
+        return 0
+    unique = np.unique(ids)
+    return int(len(ids) - len(unique) + np.count_nonzero(unique < WINDOWS))
+
+
 def _require_file(path: Path) -> None:
+    """VectorFileDamaged unless ``path`` is a file this user can open; a file that goes
+    between the checks (a writer committing parts cleans up behind it) is missing, the
+    fault the reader's retry on the newer manifest is for, never a raw OSError."""
     if not path.exists():
-        raise VectorFileDamaged(path, " is missing")
+        raise VectorFileDamaged(path, MISSING)
     if not path.is_file():
         raise VectorFileDamaged(path, " is not a file")
+    try:
+        path.open("rb").close()
+    except FileNotFoundError as exc:
+        raise VectorFileDamaged(path, MISSING) from exc
+    except PermissionError as exc:  # another user's file, say: not damage, and no repair
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise VectorFileDamaged(path, MISSING) from exc
+        raise IndexUnreadableError(
+            f"{path}: permission denied (mode {stat.filemode(info.st_mode)}, owner uid "
+            f"{info.st_uid}); make it readable to this user (`chmod a+r`) or run as its owner"
+        ) from exc
 
 
 def check_against_cache(
@@ -133,26 +180,43 @@ def check_against_cache(
     hashes) equal their cached embeddings.
 
     Catches a vector file that is whole and unit-length but holds other vectors (copied
-    from another index, written by another model): what no cheaper check can see.
-    Windows missing from the cache or the file are not compared (other checks count them).
-    Raises IndexDamagedError (not repairable) for cached vectors of another dimension.
+    from another index, written by another model): what no cheaper check can see; and
+    one that lacks some passages' windows. A sampled cache entry that is not a unit
+    vector is the cache's damage, not the file's: it is not compared, and raises with
+    ``doubts_cache`` (as differing vectors do), so ``qa index`` repairs the cache before
+    it trusts it. Windows missing from the cache are not compared. The fix for differing
+    vectors is ``--rebuild``, which re-embeds a sample to tell which side is wrong (a
+    no-op ``qa index`` trusts a file as committed without reading it). Raises
+    IndexDamagedError (not repairable) for cached vectors of another dimension.
     """
     cache = store.get_embeddings(db, model, [h for _, hs in sample for h in hs], index.dim)
-    differing = compared = 0
+    differing = compared = missing = unsound = 0
     for pid, hashes in sample:
         for window, h in enumerate(hashes):
-            stored = index.vector(vector_id(pid, window)) if h in cache else None
+            if h not in cache:
+                continue
+            if not store.unit_rows(cache[h][None, :])[0]:
+                unsound += 1
+                continue
+            stored = index.vector(vector_id(pid, window))
             if stored is None:
+                missing += 1
                 continue
             compared += 1
             if not np.allclose(stored, cache[h], atol=VECTOR_TOLERANCE):
                 differing += 1
+    if unsound:
+        what = f": {unsound} sampled embedding cache entries are damaged (not unit length)"
+        raise VectorFileDamaged(path, what, REBUILD, doubts_cache=True)
+    if missing:
+        what = f": {missing} of {missing + compared} sampled passage windows have no vector"
+        raise VectorFileDamaged(path, what)
     if differing:
         what = (
             f": {differing} of {compared} sampled vectors differ from the embedding cache"
             " (another model's vectors?)"
         )
-        raise VectorFileDamaged(path, what)
+        raise VectorFileDamaged(path, what, REBUILD, doubts_cache=True)
 
 
 def open_verified(

@@ -22,19 +22,22 @@ from textual.widgets import Footer
 from textual.worker import Worker
 
 from qa.models import Hit
+from qa.search.answer import cited_answer
 from tui.export import conversation_markdown, default_export_path
-from tui.messages import DocumentReady, ExportDone, SearchDone
+from tui.messages import DocumentReady, ExportDone, ReferenceReady, SearchDone, VerifyDone
 from tui.screens.export import ExportScreen
 from tui.screens.filters import FiltersScreen
 from tui.screens.lifecycle import IndexLifecycle
+from tui.screens.verify import VerifyScreen
 from tui.session import Conversation, Settings, Turn
 from tui.state import ModelState, QuestionQueue
 from tui.widgets.empty import EmptyState
 from tui.widgets.question import QuestionInput
 from tui.widgets.settings_bar import SettingsBar
-from tui.widgets.source import SourcePane
+from tui.widgets.source import ReferenceLink, SourcePane
 from tui.widgets.status import StatusBar
 from tui.widgets.transcript import ResultCard, Transcript
+from tui.widgets.verify_report import VerifyReport
 
 if TYPE_CHECKING:
     from qa.search.searcher import Searcher
@@ -50,6 +53,9 @@ class ChatScreen(IndexLifecycle):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
 
+    # The footer shows few, short keys so that it fits 80 columns with ^q and f1 at its end
+    # (f5 only while there is no index, the citation keys only while there is one); the
+    # rest are in the help screen (f1), the settings line shows ctrl+t's state.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f5", "build", "Build index"),
         Binding("ctrl+n", "move_citation(1)", "Next citation", group=CITE),
@@ -58,11 +64,17 @@ class ChatScreen(IndexLifecycle):
         Binding("ctrl+y", "copy_citation", "Copy"),
         Binding("ctrl+s", "export", "Export"),
         Binding("ctrl+f", "filters", "Filter"),
+        Binding("ctrl+g", "toggle_compact", "Compact"),
         Binding("ctrl+r", "cycle_mode", "Mode", show=False),
-        Binding("ctrl+t", "toggle_follow_up", "Follow"),
-        Binding("ctrl+l", "clear", "Clear"),
+        Binding("ctrl+t", "toggle_follow_up", "Follow", show=False),
+        Binding("ctrl+l", "clear", "Clear", show=False),
+        # Not ctrl+e: the question box's Input takes it (end of line).
+        Binding("f3", "verify", "Verify quotes", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
+    NEEDS_INDEX = frozenset(
+        {"move_citation", "open_citation", "copy_citation", "export", "toggle_compact", "clear"}
+    )
 
     def __init__(self, index_dir: Path, corpus_dir: Path, *, show_timings: bool = True) -> None:
         super().__init__(index_dir, corpus_dir)
@@ -87,6 +99,13 @@ class ChatScreen(IndexLifecycle):
     def on_mount(self) -> None:
         self.query_one(SettingsBar).settings = self._settings
         self.query_one(QuestionInput).focus()  # then IndexLifecycle.on_mount opens the index
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Without an index the transcript's keys do nothing: hide them (the footer then
+        has room for f5)."""
+        if action in self.NEEDS_INDEX:
+            return self.lifecycle.accepts_questions
+        return super().check_action(action, parameters)
 
     @property
     def transcript(self) -> Transcript:
@@ -176,6 +195,7 @@ class ChatScreen(IndexLifecycle):
         if turn is not None and view is not None:
             turn.hits, turn.took_ms = answer.hits, message.took_ms
             turn.relevant, turn.best_similarity = answer.relevant, answer.best_similarity
+            turn.answer = cited_answer(answer)
             await view.show_answer(turn, self.show_timings)
             if view.cards:
                 self.transcript.select(view.cards[0], scroll=False)
@@ -192,7 +212,7 @@ class ChatScreen(IndexLifecycle):
         self.status.busy = ""
         if turn_id is not None:
             self._fail_turn(turn_id, message)
-        self.notify(message, title="Search failed", severity="error")
+        self.notify(message, title="Search failed", severity="error", markup=False)
         self._pump()
 
     # -- citations and the source pane ----------------------------------------------------
@@ -229,7 +249,7 @@ class ChatScreen(IndexLifecycle):
         card = self._selected_card()
         if card is not None:
             self.app.copy_to_clipboard(card.citation)
-            self.notify(f"Copied {card.citation}", title="Clipboard")
+            self.notify(f"Copied {card.citation}", title="Clipboard", markup=False)
 
     @on(ResultCard.Chosen)
     def _card_chosen(self, message: ResultCard.Chosen) -> None:
@@ -242,14 +262,32 @@ class ChatScreen(IndexLifecycle):
 
     async def on_document_ready(self, message: DocumentReady) -> None:
         if message.document is None:
-            self.notify(f"{message.hit.doc_id} is no longer in the index.", severity="warning")
+            self.notify(
+                f"{message.hit.doc_id} is no longer in the index.", severity="warning", markup=False
+            )
             return
-        await self.source.show(message.document, message.hit)
-        self.add_class("-source-open")
+        await self.source.show(message.document, message.hit, message.indexed)
+        if not self.has_class("-source-open"):
+            self.add_class("-source-open")
+            self.transcript.keep_selected_in_view()  # it re-wraps narrower
+
+    @on(ReferenceLink.Chosen)
+    def _reference_chosen(self, message: ReferenceLink.Chosen) -> None:
+        if self.searcher is not None:
+            self.load_reference(self.searcher, message.doc_id)
+
+    async def on_reference_ready(self, message: ReferenceReady) -> None:
+        if message.document is None:
+            self.notify(
+                f"{message.doc_id} is not in this corpus.", severity="warning", markup=False
+            )
+            return
+        await self.source.show(message.document, None, message.indexed)
 
     def action_back(self) -> None:
         if self.has_class("-source-open"):
             self.remove_class("-source-open")
+            self.transcript.keep_selected_in_view()
             if self.transcript.selected is not None and isinstance(self.focused, ResultCard):
                 self.transcript.selected.focus()
                 return
@@ -275,25 +313,54 @@ class ChatScreen(IndexLifecycle):
     def action_toggle_follow_up(self) -> None:
         self.settings = replace(self.settings, follow_up=not self.settings.follow_up)
 
+    def action_toggle_compact(self) -> None:
+        compact = not self.transcript.compact
+        self.transcript.set_compact(compact)
+        self.query_one(SettingsBar).compact = compact
+
     def action_export(self) -> None:
         turns = list(self.conversation.turns)
-        if not turns:
+        checks = list(self.conversation.verifications)  # quote checks (F3) after the turns
+        if not turns and not checks:
             self.notify("Nothing to export yet.", severity="warning")
             return
 
         def done(path: Path | None) -> None:
             if path is not None:
                 text = conversation_markdown(turns, index=str(self.index_dir))
-                self.write_export(path, text, len(turns))
+                text += "".join("\n" + check.markdown() for check in checks)
+                self.write_export(path, text, len(turns) + len(checks))
 
-        self.app.push_screen(ExportScreen(default_export_path(), len(turns)), done)
+        self.app.push_screen(ExportScreen(default_export_path(), len(turns) + len(checks)), done)
+
+    def action_verify(self) -> None:
+        if self.searcher is None:
+            self.notify("There is no index to check quotes against yet.", severity="warning")
+            return
+        searcher = self.searcher
+        last = self.conversation.verifications[-1].name if self.conversation.verifications else ""
+
+        def done(path: Path | None) -> None:
+            if path is not None:
+                self.verify_draft(path, searcher)
+
+        self.app.push_screen(VerifyScreen(last), done)
+
+    async def on_verify_done(self, message: VerifyDone) -> None:
+        self.conversation.verifications.append(message.verification)
+        self.transcript.query_one("#welcome").display = False
+        await self.transcript.mount(VerifyReport(message.verification))
+        self.transcript.scroll_end(animate=False)
 
     def on_export_done(self, message: ExportDone) -> None:
-        self.notify(f"{message.turns} turns written to {message.path}", title="Exported")
+        self.notify(
+            f"{message.turns} turns written to {message.path}", title="Exported", markup=False
+        )
 
     async def action_clear(self) -> None:
         self.conversation.clear()
         self.questions.clear()
         self.remove_class("-source-open")
+        await self.transcript.query(VerifyReport).remove()
         await self.transcript.clear()
         self.query_one(QuestionInput).focus()

@@ -1,4 +1,4 @@
-"""Ctrl+S: choose where to write the Markdown export (a file name in the cwd by default)."""
+"""Ctrl+S: choose where to write the Markdown export (``exports/pilcrow-….md`` by default)."""
 
 from __future__ import annotations
 

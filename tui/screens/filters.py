@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import ClassVar
 
@@ -11,22 +10,27 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.validation import Regex
+from textual.validation import Function, Validator
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet
 
-from qa.models import FILTER_FIELDS, Filters, Mode
+from qa.models import FILTER_FIELDS, FilterField, Filters, Mode
 from tui.session import MODES, Settings
 
-DATE = r"^$|^\d{4}(-\d{2}(-\d{2})?)?$"
 
+def validators(field: FilterField) -> list[Validator]:
+    """The field's own check (``FilterField.value``, the CLI's too), shown as you type."""
+    if not (field.is_date or field.is_marking):
+        return []
 
-def until_bound(value: str) -> str:
-    """``2007`` → ``2007-12-31``, ``2007-11`` → ``2007-11-31`` (string comparison)."""
-    if re.fullmatch(r"\d{4}", value):
-        return value + "-12-31"
-    if re.fullmatch(r"\d{4}-\d{2}", value):
-        return value + "-31"
-    return value
+    def valid(value: str) -> bool:
+        try:
+            field.value(value)
+        except ValueError:
+            return False
+        return True
+
+    hint = "use YYYY, YYYY-MM or YYYY-MM-DD" if field.is_date else "use SECRET, NOFORN, S/NF..."
+    return [Function(valid, hint)]
 
 
 class FiltersScreen(ModalScreen[Settings | None]):
@@ -46,12 +50,11 @@ class FiltersScreen(ModalScreen[Settings | None]):
             with Grid(id="filters-grid"):
                 for field in FILTER_FIELDS:
                     yield Label(field.prompt, classes="field-label")
-                    validators = [Regex(DATE)] if field.is_date else []
                     yield Input(
                         getattr(filters, field.name) or "",
                         placeholder=field.placeholder,
                         id=f"filter-{field.name}",
-                        validators=validators,
+                        validators=validators(field),
                         valid_empty=True,
                         compact=True,
                     )
@@ -80,14 +83,12 @@ class FiltersScreen(ModalScreen[Settings | None]):
         for field in FILTER_FIELDS:
             entry = self.query_one(f"#filter-{field.name}", Input)
             value = " ".join(entry.value.split())
-            result = entry.validate(value)
-            if result is not None and not result.is_valid:
-                self.notify(f"{field.name}: use YYYY, YYYY-MM or YYYY-MM-DD", severity="error")
+            try:
+                values[field.name] = field.value(value) if value else None
+            except ValueError as exc:
+                self.notify(f"{field.name}: {exc}", severity="error", markup=False)
                 entry.focus()
                 return None
-            values[field.name] = value or None
-        if values["until"]:
-            values["until"] = until_bound(values["until"])
         pressed = self.query_one("#mode", RadioSet).pressed_button
         mode = Mode(pressed.name) if pressed is not None and pressed.name else self._settings.mode
         return replace(

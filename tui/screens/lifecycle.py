@@ -103,7 +103,9 @@ class IndexLifecycle(IndexWorkers):
     def model_failed(self, worker: Worker[Any], message: str) -> None:
         self._set_lifecycle(self.lifecycle.model_failed())
         self.status.detail = message
-        self.notify(message, title="The model could not load", severity="error", timeout=15)
+        self.notify(
+            message, title="The model could not load", severity="error", timeout=15, markup=False
+        )
         self.model_settled()
 
     # -- generations committed by another process ---------------------------------------------
@@ -128,7 +130,7 @@ class IndexLifecycle(IndexWorkers):
         if message != self._last_refresh_error:
             self._last_refresh_error = message
             self.status.detail = "index problem (see the message)"
-            self.notify(message, title="Index", severity="warning", timeout=10)
+            self.notify(message, title="Index", severity="warning", timeout=10, markup=False)
 
     # -- building the index from the empty state -------------------------------------------
 
@@ -154,13 +156,13 @@ class IndexLifecycle(IndexWorkers):
         self.query_one(EmptyState).advance(message.n)
 
     def on_build_warning(self, message: BuildWarning) -> None:
-        self.notify(message.text, title="Indexing", severity="warning")
+        self.notify(message.text, title="Indexing", severity="warning", markup=False)
 
     def build_failed(self, worker: Worker[Any], message: str) -> None:
         self._set_lifecycle(self.lifecycle.missing())
         self.query_one(EmptyState).build_failed()
         self.status.detail = ""
-        self.notify(message, title="Index build failed", severity="error", timeout=10)
+        self.notify(message, title="Index build failed", severity="error", timeout=10, markup=False)
 
     def on_build_done(self, message: BuildDone) -> None:
         self._set_lifecycle(self.lifecycle.missing())  # until the new index is open

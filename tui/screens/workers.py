@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from qa.errors import QAError
-from qa.models import Hit
+from qa.models import Document, Hit
 from tui.export import write_markdown
 from tui.messages import (
     BuildDone,
@@ -26,7 +26,9 @@ from tui.messages import (
     IndexChanged,
     IndexOpened,
     ModelReady,
+    ReferenceReady,
     SearchDone,
+    VerifyDone,
 )
 from tui.progress import MessageProgress
 from tui.session import Turn
@@ -45,10 +47,18 @@ def describe(error: BaseException | None) -> str:
     return f"unexpected {type(error).__name__}: {first}".rstrip(": ")
 
 
+def _indexed(searcher: Searcher, document: Document | None) -> frozenset[str]:
+    """The cables ``document``'s references name that the index holds."""
+    if document is None:
+        return frozenset()
+    return frozenset(searcher.indexed([r.target for r in document.references if r.target]))
+
+
 class IndexWorkers(Screen[None]):
     """Base of the chat screen: the index it works on and the workers that use it.
 
-    Groups: ``open``, ``model``, ``search``, ``source``, ``refresh``, ``build``, ``export``.
+    Groups: ``open``, ``model``, ``search``, ``source``, ``refresh``, ``build``, ``export``,
+    ``verify``.
     ``qa.factory`` (numpy, FAISS) and torch are imported here, in threads, never before
     the first frame. A failed worker calls the hook of its group; by default each hook
     shows the message as an error notification.
@@ -84,7 +94,13 @@ class IndexWorkers(Screen[None]):
 
     @work(thread=True, exclusive=True, group="source", exit_on_error=False)
     def load_document(self, searcher: Searcher, hit: Hit) -> None:
-        self.post_message(DocumentReady(searcher.document(hit.doc_id), hit))
+        document = searcher.document(hit.doc_id)
+        self.post_message(DocumentReady(document, hit, _indexed(searcher, document)))
+
+    @work(thread=True, exclusive=True, group="source", exit_on_error=False)
+    def load_reference(self, searcher: Searcher, doc_id: str) -> None:
+        document = searcher.document(doc_id)
+        self.post_message(ReferenceReady(doc_id, document, _indexed(searcher, document)))
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def refresh_index(self, searcher: Searcher) -> None:
@@ -94,15 +110,21 @@ class IndexWorkers(Screen[None]):
     @work(thread=True, exclusive=True, group="build", exit_on_error=False)
     def build_index(self, rebuild: bool) -> None:
         from qa.factory import build_index
+        from qa.index import RunOptions
 
-        summary = build_index(
-            self.corpus_dir, self.index_dir, rebuild=rebuild, progress=MessageProgress(self)
-        )
+        options = RunOptions(rebuild=rebuild, progress=MessageProgress(self))
+        summary = build_index(self.corpus_dir, self.index_dir, options=options)
         self.post_message(BuildDone(summary))
 
     @work(thread=True, group="export", exit_on_error=False)
     def write_export(self, path: Path, text: str, turns: int) -> None:
         self.post_message(ExportDone(write_markdown(path, text), turns))
+
+    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
+    def verify_draft(self, path: Path, searcher: Searcher) -> None:
+        from tui.screens.verify import check_draft
+
+        self.post_message(VerifyDone(check_draft(path, searcher)))
 
     # -- failures ---------------------------------------------------------------------------
 
@@ -121,8 +143,8 @@ class IndexWorkers(Screen[None]):
         hooks.get(worker.group, self.work_failed)(worker, describe(worker.error))
 
     def work_failed(self, worker: Worker[Any], message: str) -> None:
-        """Any worker without a hook of its own (``source``, ``export``)."""
-        self.notify(message, title=worker.group.capitalize(), severity="error")
+        """Any worker without a hook of its own (``source``, ``export``, ``verify``)."""
+        self.notify(message, title=worker.group.capitalize(), severity="error", markup=False)
 
     def open_failed(self, worker: Worker[Any], message: str) -> None:
         """The index could not be opened; ``worker.error`` says whether it is missing."""

@@ -15,16 +15,25 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Static
 
 from qa.models import Hit
+from qa.search.answer import CitedAnswer
 from qa.text import one_line
-from tui.render import CITATION_STYLE, card_content
+from tui.render import (
+    CITATION_STYLE,
+    MUTED_STYLE,
+    card_content,
+    compact_card_content,
+    trimmed,
+)
 from tui.session import Turn
 
 
 class ResultCard(Static, can_focus=True):
-    """One cited passage. Posts ``Chosen`` on click or Enter, ``Focused`` on focus."""
+    """One cited passage. Posts ``Chosen`` on click or Enter, ``Focused`` on focus.
+    ``compact`` shows only the citation and the best sentence (ctrl+g, for all cards)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,o", "choose", "Open", show=False),
@@ -43,10 +52,22 @@ class ResultCard(Static, can_focus=True):
             super().__init__()
             self.card = card
 
+    compact: reactive[bool] = reactive(False, init=False)
+
     def __init__(self, hit: Hit, turn_id: int) -> None:
         super().__init__(card_content(hit), classes="card")
         self.hit = hit
         self.turn_id = turn_id
+
+    def on_mount(self) -> None:
+        """A card added while the transcript is compact starts compact."""
+        transcript = next((a for a in self.ancestors if isinstance(a, Transcript)), None)
+        if transcript is not None:
+            self.compact = transcript.compact
+
+    def watch_compact(self, compact: bool) -> None:
+        self.set_class(compact, "-compact")
+        self.update(compact_card_content(self.hit) if compact else card_content(self.hit))
 
     @property
     def citation(self) -> str:
@@ -64,25 +85,40 @@ class ResultCard(Static, can_focus=True):
 
 
 def question_content(turn: Turn) -> Content:
-    return Content.assemble(("❯ ", "bold $text-primary"), (one_line(turn.question), "bold"))
+    """The question as asked, trimmed when huge (the turn, history and export keep it all)."""
+    return Content.assemble(("❯ ", "bold $text-primary"), (trimmed(turn.question), "bold"))
 
 
 def searched_content(turn: Turn) -> Content:
     """What was actually searched, and with which mode and filters."""
     parts: list[str | tuple[str, str]] = []
     if turn.combined:
-        parts += [("follow-up, searched: ", "$text-muted"), (one_line(turn.searched), "italic")]
+        parts += [("follow-up, searched: ", "$text-muted"), (trimmed(turn.searched), "italic")]
         parts.append(("\n", ""))
     described = [turn.settings.mode] + [f"{k} {v}" for k, v in turn.settings.active_filters()]
     parts.append((" · ".join(one_line(d) for d in described), "$text-muted"))
     return Content.assemble(*parts)
 
 
+def answer_content(answer: CitedAnswer) -> Content:
+    """The cited answer line: each sentence as the source has it (whitespace collapsed,
+    escapes removed, never markup), its citation styled after it; or why there is none."""
+    parts: list[str | tuple[str, str]] = [("Answer ", "bold")]
+    if not answer.parts:
+        parts.append((answer.note, MUTED_STYLE))
+    for i, part in enumerate(answer.parts):
+        parts.append(("" if i == 0 else " ") + one_line(part.text))
+        parts.append((" " + one_line(part.shown_citation), CITATION_STYLE))
+    return Content.assemble(*parts)
+
+
 class TurnView(Vertical):
-    """A question, what was searched, and then the answer cards (or a message)."""
+    """A question, what was searched, the cited answer line, then the answer cards (or a
+    message)."""
 
     DEFAULT_CSS = """
     TurnView { height: auto; }
+    TurnView .answer { padding-left: 2; margin-top: 1; }
     TurnView .note { color: $text-muted; }
     TurnView .note.-error { color: $text-error; }
     TurnView .note.-warning { color: $text-warning; }
@@ -122,6 +158,8 @@ class TurnView(Vertical):
                 f" are shown anyway ({len(hits)}{took})."
             )
         note.update(Content(text))
+        if turn.answer is not None:
+            await self.mount(Static(answer_content(turn.answer), classes="answer"), before=note)
         await self.mount_all([ResultCard(hit, self.turn.id) for hit in hits])
 
     def show_error(self, message: str) -> None:
@@ -154,6 +192,23 @@ class Transcript(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.selected: ResultCard | None = None
+        self.compact = False
+
+    def set_compact(self, compact: bool) -> None:
+        """Show every card, present and future, compact or in full."""
+        self.compact = compact
+        for card in self.cards:
+            card.compact = compact
+        self.keep_selected_in_view()
+
+    def keep_selected_in_view(self) -> None:
+        """After the layout changes (source pane opened or closed, compact toggled) the
+        cards re-wrap to new heights: scroll, once they have, so the selected card shows."""
+        self.call_after_refresh(self._scroll_to_selected)
+
+    def _scroll_to_selected(self) -> None:
+        if self.selected is not None and self.selected.is_attached:
+            self.scroll_to_widget(self.selected, animate=False)
 
     def compose(self) -> ComposeResult:
         yield Static(WELCOME, id="welcome")
