@@ -58,6 +58,12 @@ TEST_KILL_AT = Variable(
     "PILCROW_TEST_KILL_AT", "crash tests: stop `qa index` at point:n[:stop],...", "off"
 )
 
+PROGRESS_SECONDS = Variable(
+    "PILCROW_PROGRESS_SECONDS",
+    "seconds between progress lines when stderr is not a terminal",
+    "30",
+)
+
 VARIABLES: tuple[Variable, ...] = (
     CORPUS,
     INDEX,
@@ -68,6 +74,7 @@ VARIABLES: tuple[Variable, ...] = (
     ONNX_CACHE,
     GENERATION_PASSAGES,
     EMBED_BATCH,
+    PROGRESS_SECONDS,
     TEST_KILL_AT,
 )
 
@@ -158,3 +165,11 @@ def _positive(variable: Variable, default: int) -> int:
         return max(1, int(os.environ.get(variable.name, default)))
     except ValueError:
         return default
+
+
+def progress_seconds() -> float:
+    """Seconds between progress lines in a log: ``$PILCROW_PROGRESS_SECONDS`` or 30."""
+    try:
+        return max(0.0, float(os.environ.get(PROGRESS_SECONDS.name) or PROGRESS_SECONDS.default))
+    except ValueError:
+        return float(PROGRESS_SECONDS.default)

@@ -44,16 +44,17 @@ def eval_(
     Metrics: Recall@1/5/10, MRR@10, nDCG@10, overall and per question kind;
     --format jsonl, csv and markdown give the table's rows (mode, kind, metrics).
     """
-    from qa.cli.output import RichProgress, print_eval_table
+    from qa.cli.output import print_eval_table
+    from qa.cli.progress import cli_progress
     from qa.evaluate import EVAL_ORDER, evaluate, load_eval_set, write_trec_run
     from qa.factory import index_beir, open_searcher
 
     evalset = load_eval_set(questions)
     if evalset.corpus is not None:
-        index_dir = index_beir(evalset.corpus, progress=RichProgress())
+        index_dir = index_beir(evalset.corpus, progress=cli_progress())
     searcher = open_searcher(index_dir)
     modes = list(EVAL_ORDER) if mode == "all" else [Mode(mode)]
-    progress = RichProgress()
+    progress = cli_progress()
     progress.start(len(evalset.questions) * len(modes), "questions")
 
     def search(text: str, depth: int, m: Mode) -> list[Hit]:

@@ -53,7 +53,8 @@ def index(
     2 bad usage (no such corpus folder, a removal refused), 3 done but some files or
     folders were skipped (listed on stderr), 5 (with --check) the index is damaged.
     """
-    from qa.cli.output import RichProgress, print_index_summary
+    from qa.cli.output import print_index_summary
+    from qa.cli.progress import cli_progress
     from qa.factory import build_index
     from qa.index import RunOptions
 
@@ -61,7 +62,7 @@ def index(
         _check_index(index_dir or locations.index_dir(), json_)
         return
 
-    options = RunOptions(progress=RichProgress(), **run)
+    options = RunOptions(progress=cli_progress(), **run)
     summary = build_index(corpus_dir, index_dir, model, options=options)
     if json_:
         click.echo(json.dumps(summary.to_json()))

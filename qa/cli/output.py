@@ -13,16 +13,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.text import Text
 
 from qa.models import Document, Passage, marking
@@ -36,46 +26,6 @@ if TYPE_CHECKING:
 
 stdout = Console(highlight=False, markup=False, emoji=False, soft_wrap=not sys.stdout.isatty())
 stderr = Console(stderr=True, highlight=False, markup=False, emoji=False)
-
-
-class RichProgress:
-    """Indexing progress on stderr: a bar with rate and time remaining, warnings above it."""
-
-    def __init__(self) -> None:
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    def start(self, total: int, description: str) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=stderr,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(description, total=total, rate="")
-
-    def advance(self, n: int) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.advance(self._task, n)
-            task = self._progress.tasks[0]
-            if task.speed:
-                self._progress.update(self._task, rate=f"{task.speed:.0f}/s")
-
-    def finish(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-    def warn(self, message: str) -> None:
-        # Exactly one line per warning, whatever the terminal width or a file name holds.
-        line = terminal_safe(message.replace("\n", "\\n"))
-        stderr.print(Text(f"warning: {line}", style="yellow"), soft_wrap=True)
 
 
 def print_index_summary(summary: IndexSummary) -> None:
