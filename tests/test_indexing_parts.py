@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from qa.check import check_index
+from qa.cli.output import print_index_summary
 from qa.factory import build_index, open_searcher
+from qa.index.report import IndexSummary, resumed_note
 from qa.store import Manifest
 from tests.test_reliability_crash import snapshot
 
@@ -74,10 +77,31 @@ def test_killed_build_in_parts_keeps_its_parts_and_finishes(
     assert kept.generation == 2 and 0 < len(kept.documents) < len(whole.documents)
     assert kept.documents <= whole.documents  # whole documents, as committed
     assert check_index(index).ok
+    assert manifest_of(index).parts_pending == 2  # recorded with the part's commit
     finished = run_index(cables_corpus, index, "--json")
     assert finished.returncode == 0, finished.stderr
     final = snapshot(index)
     assert final is not None and final.content() == whole.content()
+    done, to_go = len(kept.documents), len(whole.documents) - len(kept.documents)
+    assert json.loads(finished.stdout)["resumed"] == (
+        f"resuming a build that stopped after part 2: {done:,} documents already "
+        f"committed, {to_go:,} to go"
+    )
+    assert manifest_of(index).parts_pending == 0
+    again = run_index(cables_corpus, index)
+    assert again.returncode == 0, again.stderr
+    assert "resuming" not in again.stderr and "note:" not in again.stderr
+
+
+def test_resumed_note_is_one_stderr_line(capsys: pytest.CaptureFixture[str]) -> None:
+    note = resumed_note(2, 1234, 567)
+    print_index_summary(IndexSummary(resumed=note, documents=1801, generation=3))
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[0] == (
+        "note: resuming a build that stopped after part 2: 1,234 documents already "
+        "committed, 567 to go"
+    )
 
 
 def manifest_of(index: Path) -> Manifest:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,26 @@ def test_written_rows_are_the_values_and_read_back_equal(tmp_path: Path) -> None
         with store.transaction(db):
             store.write_manifest(db, manifest)
         assert store.read_manifest(db) == manifest
+    finally:
+        db.close()
+    raw = sqlite3.connect(db_path(tmp_path))
+    assert dict(raw.execute("SELECT key, value FROM manifest").fetchall()) == RECORDED
+    raw.close()
+
+
+def test_parts_pending_is_written_with_a_part_and_removed_by_the_last_commit(
+    tmp_path: Path,
+) -> None:
+    db = store.connect(db_path(tmp_path), create=True)
+    try:
+        recorded = Manifest.from_values(RECORDED)
+        assert recorded.parts_pending == 0  # an index from before the key: none pending
+        with store.transaction(db):
+            store.write_manifest(db, replace(recorded, parts_pending=2))
+        assert store.read_manifest(db).parts_pending == 2
+        with store.transaction(db):
+            store.write_manifest(db, recorded)
+        assert store.read_manifest(db) == recorded
     finally:
         db.close()
     raw = sqlite3.connect(db_path(tmp_path))

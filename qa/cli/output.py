@@ -31,6 +31,8 @@ stderr = Console(stderr=True, highlight=False, markup=False, emoji=False)
 def print_index_summary(summary: IndexSummary) -> None:
     if summary.rebuilt:
         stderr.print(f"note: {summary.rebuilt}")
+    if summary.resumed:
+        stderr.print(f"note: {summary.resumed}", soft_wrap=True)
     sentences = summary.sentences_embedded
     extra = f" (and sentence vectors for {sentences} passages)" if sentences else ""
     stderr.print(

@@ -46,6 +46,7 @@ class Commit:
     ``final``: the run's last commit, which also refreshes the lexicon and writes the
     approximate sidecar. ``versions``: the (chunker, views) versions to record instead
     of this Pilcrow's (a part of a re-parse keeps the old ones until the run is done).
+    ``part``: a part's number in its run, recorded as pending until the last commit.
     """
 
     items: Sequence[Parsed]
@@ -56,6 +57,7 @@ class Commit:
     rebuild: bool = False
     final: bool = True
     versions: tuple[str, str] | None = None
+    part: int = 0
 
 
 def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> tuple[int, FlatIndex]:
@@ -106,6 +108,7 @@ def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> tu
             lexicon_churn=churn,
             sentences=commit.sentence_flag,
             updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            parts_pending=0 if commit.final else commit.part,
         )
         store.write_manifest(db, next_manifest)
     checkpoint("committed")

@@ -134,6 +134,7 @@ class Plan(Generic[T]):
             if key not in listed and not covered(key, unreadable)
         ]
         self.added = self.changed = self.unchanged = self.files_read = 0
+        self.parsed = 0  # documents handed to ``add``: what the run commits
         self.restat: dict[int, str] = {}  # row id -> new stat of files whose bytes did not change
         self.parts = 0  # parts handed out so far
         self.unread: list[str] = []  # listed sources the run was refused to read
@@ -198,6 +199,7 @@ class Plan(Generic[T]):
                 self.changed += 1
         else:
             self.added += 1
+        self.parsed += 1
         self._items.append(item)
         self._doc_ids.append(doc_id)
         self._pending += passages

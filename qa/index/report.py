@@ -51,6 +51,7 @@ class IndexSummary:
     documents: int = 0
     generation: int = 0
     rebuilt: str = ""
+    resumed: str = ""  # the run finished one that was killed between its parts
     repaired: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -58,6 +59,15 @@ class IndexSummary:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
         return data
+
+
+def resumed_note(part: int, committed: int, to_go: int) -> str:
+    """What a run says when it finishes a build killed after its ``part``-th commit:
+    ``committed`` documents were kept, ``to_go`` are this run's to parse."""
+    return (
+        f"resuming a build that stopped after part {part}: "
+        f"{committed:,} documents already committed, {to_go:,} to go"
+    )
 
 
 def skip(summary: IndexSummary, progress: Progress, message: str) -> None:

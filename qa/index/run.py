@@ -43,7 +43,7 @@ from qa.index.embedding import (
 from qa.index.hooks import checkpoint
 from qa.index.lock import write_lock
 from qa.index.plan import Part, Plan, removal
-from qa.index.report import IndexSummary, Progress, SilentProgress, repaired, skip
+from qa.index.report import IndexSummary, Progress, SilentProgress, repaired, resumed_note, skip
 from qa.index.rows import Parsed, parsed, view_texts
 from qa.index.sources import (
     ReadRefusedError,
@@ -166,6 +166,7 @@ class _Step:
     rebuild: bool = False  # the rows are replaced whole
     reparse: bool = False  # a part of a re-parse: the recorded format versions are kept
     parted: bool = False  # parts were committed before it: it must follow
+    part: int = 0  # a part's number in the run (recorded as pending in the manifest)
 
 
 def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> None:
@@ -179,6 +180,7 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
     if not rebuild:
         check_manifest_dim(ctx.db, ctx.model, manifest)
     known = store.file_hashes(ctx.db)
+    pending = 0 if rebuild else manifest.parts_pending  # a killed run's last part
     recorded = {} if rebuild else known
     listed = {src.key: src for src in sources}
     unreadable = [key for key, src in listed.items() if isinstance(src, UnreadablePath)]
@@ -199,7 +201,8 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
         part = plan.add(src.key, item.file_hash, item.doc.doc_id, len(item.rows), item)
         checkpoint("parsed")
         if part is not None:
-            generation, current = _commit(ctx, part, _Step(final=False, reparse=reparse), current)
+            step = _Step(final=False, reparse=reparse, part=plan.parts)
+            generation, current = _commit(ctx, part, step, current)
             remove_stale_vectors(ctx.index_dir, generation)
     if rebuild and plan.unread:  # files it may not read: a rebuild, one commit, can still stop
         _check_removal(known, listed, [*unreadable, *plan.unread], True, options.allow_removal)
@@ -209,6 +212,8 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
         with store.transaction(ctx.db):
             store.record_file_stats(ctx.db, plan.restat)
     _tally(ctx, plan, generation, known if rebuild else None)
+    if pending:
+        ctx.summary.resumed = resumed_note(pending, len(known), plan.parsed)
     remove_stale_vectors(ctx.index_dir, generation)
 
 
@@ -316,19 +321,22 @@ def _commit(
         rebuild=step.rebuild,
         final=step.final,
         versions=versions,
+        part=step.part,
     )
     return commit_generation(ctx, manifest, commit)
 
 
 def _commit_due(manifest: Manifest, part: Part[Parsed], step: _Step, flag: str) -> bool:
     """Whether a run's last commit must write a generation: rows change, parts went
-    before, or the manifest lacks a value this Pilcrow records (an index written before
-    the manifest held the concentration, the lexicon or this sentence flag gets it now)."""
+    before (in this run or a killed one), or the manifest lacks a value this Pilcrow
+    records (an index written before the manifest held the concentration, the lexicon or
+    this sentence flag gets it now)."""
     return bool(
         part.items
         or part.removed
         or step.parted
         or step.rebuild
+        or manifest.parts_pending
         or not manifest.generation
         or manifest.concentration is None
         or manifest.lexicon_passages is UNRECORDED

@@ -7,7 +7,8 @@ commits a generation. ``read_manifest`` is the one place that parses them and
 Text on disk, per key: numbers as decimal digits, the concentration with six decimals,
 ``ann_bytes`` and ``lexicon_passages`` as ``''`` when recorded as none. A key an older
 Pilcrow did not write reads as its field's "not recorded" value (``''``, ``None``, ``0``
-or ``UNRECORDED``) and is not written back.
+or ``UNRECORDED``) and is not written back. ``parts_pending`` is the one key a commit
+removes: present only while a run that commits in parts has not made its last commit.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class Manifest:
     lexicon_churn: int = 0  # passages inserted and deleted since the snapshot
     sentences: str = ""  # see qa.index.embedding.sentence_vectors_flag
     updated_at: str = ""
+    # The part a run committed last when that run has not made its final commit yet (it
+    # was killed): the next run says it resumes. 0: none (an older index reads so too).
+    parts_pending: int = 0
 
     @property
     def is_empty(self) -> bool:
@@ -91,6 +95,7 @@ class Manifest:
             lexicon_churn=number("lexicon_churn") or 0,
             sentences=values.get("sentences", ""),
             updated_at=values.get("updated_at", ""),
+            parts_pending=number("parts_pending") or 0,
         )
 
     def to_values(self) -> dict[str, str]:
@@ -105,13 +110,18 @@ class Manifest:
 
 def _text(key: str, value: object) -> str | None:
     """A field's text on disk, or None when it is not recorded (the key is left out)."""
-    if value is UNRECORDED or value == "":
+    if value is UNRECORDED or value == "" or (key in _CLEARED and not value):
         return None
     if value is None:
         return "" if key in ("ann_bytes", "lexicon_passages") else None
     if isinstance(value, float):
         return f"{value:.6f}"
     return str(value)
+
+
+# Keys whose "none" is written as no row at all, so a commit deletes them (a manifest
+# row is otherwise only ever upserted, and an old value would outlive its commit).
+_CLEARED = ("parts_pending",)
 
 
 def _real(text: str) -> float:
@@ -129,8 +139,11 @@ def read_manifest(db: sqlite3.Connection) -> Manifest:
 
 def write_manifest(db: sqlite3.Connection, manifest: Manifest) -> None:
     """Record ``manifest``; call inside the transaction that commits its generation."""
+    values = manifest.to_values()
     db.executemany(
         "INSERT INTO manifest(key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        list(manifest.to_values().items()),
+        list(values.items()),
     )
+    gone = [key for key in _CLEARED if key not in values]
+    db.executemany("DELETE FROM manifest WHERE key = ?", [(key,) for key in gone])
