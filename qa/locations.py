@@ -54,6 +54,11 @@ EMBED_BATCH = Variable(
     "embeddings committed to the cache per transaction",
     str(DEFAULT_EMBED_BATCH),
 )
+PARSE_WORKERS = Variable(
+    "PILCROW_PARSE_WORKERS",
+    "processes that read and parse corpus files in a big `qa index` run (1: none)",
+    "one per core",
+)
 TEST_KILL_AT = Variable(
     "PILCROW_TEST_KILL_AT", "crash tests: stop `qa index` at point:n[:stop],...", "off"
 )
@@ -75,6 +80,7 @@ VARIABLES: tuple[Variable, ...] = (
     GENERATION_PASSAGES,
     EMBED_BATCH,
     PROGRESS_SECONDS,
+    PARSE_WORKERS,
     TEST_KILL_AT,
 )
 
@@ -152,6 +158,12 @@ def generation_passages() -> int:
 def embed_batch_size() -> int:
     """Texts per cache commit: ``$PILCROW_EMBED_BATCH`` (tests make it small) or 512."""
     return _positive(EMBED_BATCH, DEFAULT_EMBED_BATCH)
+
+
+def parse_workers() -> int:
+    """Processes that read and parse files: ``$PILCROW_PARSE_WORKERS`` or one per core
+    this process may run on."""
+    return _positive(PARSE_WORKERS, len(os.sched_getaffinity(0)) or 1)
 
 
 def kill_points() -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from qa import locations, store, vectors
 from qa.embed import Embedder, canonical_model_name
 from qa.errors import (
     IndexDamagedError,
-    IngestError,
     QAError,
     RemovalRefusedError,
     UsageError,
@@ -42,19 +41,18 @@ from qa.index.embedding import (
 )
 from qa.index.hooks import checkpoint
 from qa.index.lock import write_lock
+from qa.index.parsing import Outcome, ToRead, read_all
 from qa.index.plan import Part, Plan, removal
 from qa.index.report import IndexSummary, Progress, SilentProgress, repaired, resumed_note, skip
-from qa.index.rows import Parsed, parsed, view_texts
+from qa.index.rows import Parsed, view_texts
 from qa.index.sources import (
-    ReadRefusedError,
     Source,
     UnreadablePath,
-    check_passage_sizes,
     file_sources,
 )
 from qa.ingest import CHUNKER_VERSION
 from qa.locations import db_path, generation_passages
-from qa.store import UNRECORDED, Manifest
+from qa.store import UNRECORDED, Manifest, StoredFile
 from qa.vectors import FlatIndex
 from qa.views import VIEWS_VERSION
 
@@ -191,14 +189,12 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
         recorded, listed, reparse=reparse, part_passages=part_passages, unreadable=unreadable
     )
     current: FlatIndex | None = None  # the vector index of the generation last committed
-    for src in listed.values():
-        if isinstance(src, UnreadablePath):
-            skip(ctx.summary, ctx.progress, src.message)
-            continue
-        item = _parse(ctx, plan, src)
+    jobs = _to_read(ctx, plan, listed.values(), None if reparse else recorded)
+    for outcome in read_all(jobs, locations.parse_workers()):
+        item = _accept(ctx, plan, outcome)
         if item is None:
             continue
-        part = plan.add(src.key, item.file_hash, item.doc.doc_id, len(item.rows), item)
+        part = plan.add(outcome.key, item.file_hash, item.doc.doc_id, len(item.rows), item)
         checkpoint("parsed")
         if part is not None:
             step = _Step(final=False, reparse=reparse, part=plan.parts)
@@ -253,31 +249,44 @@ def _model_changed(ctx: RunContext, manifest: Manifest) -> bool:
     return True
 
 
-def _parse(ctx: RunContext, plan: Plan[Parsed], src: Source) -> Parsed | None:
-    """The source's rows when it is new or changed (or all are re-parsed); None when it
-    is unchanged or skipped (reported)."""
-    if plan.known_by_stat(src.key, src.stat_key):
-        return None  # not even read: same size, mtimes and inode
-    try:
-        digest = src.digest()
-        if plan.known_by_digest(src.key, digest, src.read_stat()):
-            return None
-        doc = src.load()
-        check_passage_sizes(src.key, doc)
-    except IngestError as exc:
-        if isinstance(exc, ReadRefusedError):
-            plan.refused(src.key)
-        skip(ctx.summary, ctx.progress, str(exc))
+def _to_read(
+    ctx: RunContext,
+    plan: Plan[Parsed],
+    sources: Iterable[Source],
+    recorded: Mapping[str, StoredFile] | None,
+) -> list[ToRead]:
+    """The sources to read, with the digest each was recorded with (``recorded`` None:
+    a re-parse, every source parsed): not those whose stat is as recorded, nor paths
+    that could not be read (reported here)."""
+    jobs: list[ToRead] = []
+    for src in sources:
+        if isinstance(src, UnreadablePath):
+            skip(ctx.summary, ctx.progress, src.message)
+        elif not plan.known_by_stat(src.key, src.stat_key):  # else not even read
+            old = recorded.get(src.key) if recorded is not None else None
+            jobs.append(ToRead(src, old.file_hash if old else None))
+    return jobs
+
+
+def _accept(ctx: RunContext, plan: Plan[Parsed], outcome: Outcome) -> Parsed | None:
+    """The source's rows when it is new or changed (or all are re-parsed); None when its
+    bytes are as recorded or it is skipped (reported)."""
+    key = outcome.key
+    if outcome.error:
+        if outcome.refused:
+            plan.refused(key)
+        skip(ctx.summary, ctx.progress, outcome.error)
         return None
-    owner = plan.owner(src.key, doc.doc_id)
-    if owner != src.key:
-        skip(
-            ctx.summary,
-            ctx.progress,
-            f"{src.key}: document id {doc.doc_id} already comes from {owner}",
-        )
+    item = outcome.item
+    if item is None:
+        plan.known_by_digest(key, outcome.digest, outcome.read_stat)
         return None
-    return parsed(doc, digest, src.read_stat())
+    owner = plan.owner(key, item.doc.doc_id)
+    if owner != key:
+        message = f"{key}: document id {item.doc.doc_id} already comes from {owner}"
+        skip(ctx.summary, ctx.progress, message)
+        return None
+    return item
 
 
 def _commit(
