@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from qa.check import check_index
 from qa.cli import cli
 from qa.ingest import parse_file
+from qa.ingest.listing import Listing
 from tests.conftest import SEEDS, cable_path
 
 LATIN1 = (
@@ -126,15 +127,15 @@ def hostile_env(hostile: tuple[Path, list[Bad]], monkeypatch: pytest.MonkeyPatch
 
     import qa.index.sources
 
-    real_discover = qa.index.sources.discover
+    real_scan = qa.index.sources.scan
 
-    def discover(root: Path, unreadable: list[OSError] | None = None) -> list[Path]:
-        found = real_discover(root, unreadable)
+    def scan(root: Path) -> Listing:
+        found = real_scan(root)
         vanishing = root / "vanishing.txt"
         vanishing.unlink(missing_ok=True)
         return found
 
-    monkeypatch.setattr(qa.index.sources, "discover", discover)
+    monkeypatch.setattr(qa.index.sources, "scan", scan)
     yield corpus, bad
     (corpus / "vanishing.txt").write_bytes(b"Here when listed, gone when read.\n")
     unreadable.chmod(0o644)

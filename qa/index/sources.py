@@ -18,7 +18,8 @@ from typing import Protocol
 
 from qa.errors import IngestError
 from qa.fsutil import file_stat
-from qa.ingest import SUFFIXES, discover, parse_file
+from qa.ingest import parse_file
+from qa.ingest.listing import scan
 from qa.models import Document
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # larger corpus files are skipped, never read whole
@@ -64,9 +65,14 @@ class ReadRefusedError(IngestError):
 class FileSource:
     """A corpus file; read once, hashed, parsed only when its hash changed."""
 
-    def __init__(self, path: Path, root: Path) -> None:
+    def __init__(
+        self, path: Path, root: Path, key: str = "", listed: os.stat_result | None = None
+    ) -> None:
+        """``key``: ``path`` relative to ``root`` when the caller has it; ``listed``: the
+        stat the listing took (``stat_key`` then costs no system call of its own)."""
         self.path, self.root = path, root
-        self.key = str(path.relative_to(root))
+        self.key = key or str(path.relative_to(root))
+        self._listed = listed
         self._data: bytes | None = None
         self._read_stat = ""  # of the bytes last read by digest()
 
@@ -79,7 +85,7 @@ class FileSource:
         it is then read, to be reported.
         """
         try:
-            key = file_stat(self.path.stat())
+            key = file_stat(self._listed or self.path.stat())
         except OSError:
             return ""
         return key if os.access(self.path, os.R_OK) else ""
@@ -166,38 +172,23 @@ class UnreadablePath:
 
 
 def file_sources(corpus_dir: Path) -> list[FileSource | UnreadablePath]:
-    """The corpus files, plus entries that look like ones but cannot be read as files,
-    plus the paths that could not be read at all.
+    """The corpus files, then the paths that could not be read at all, then the entries
+    that look like corpus files but cannot be read as files, from one walk
+    (``qa.ingest.listing.scan``).
 
-    ``discover`` leaves out symlink loops, dangling symlinks and special files; they are
-    listed here too so that each is reported (path and reason) and counted as skipped
-    rather than silently ignored (or, if indexed before, silently dropped). So are folders
-    that could not be listed and entries that could not be examined (``UnreadablePath``).
+    Symlink loops, dangling symlinks and special files are listed so that each is
+    reported (path and reason) and counted as skipped rather than silently ignored (or,
+    if indexed before, silently dropped); so are folders that could not be listed and
+    entries that could not be examined (``UnreadablePath``).
     """
-    errors: list[OSError] = []
-    listed = discover(corpus_dir, errors)
-    unreadable = {Path(e.filename): e for e in errors if e.filename is not None}
-    known = {*listed, *unreadable}
-    sources: list[FileSource | UnreadablePath] = [FileSource(p, corpus_dir) for p in listed]
-    sources += [UnreadablePath(path, corpus_dir, e) for path, e in unreadable.items()]
-    for dirpath, dirnames, filenames in os.walk(corpus_dir, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            path = Path(dirpath) / name
-            if name.startswith(".") or path.suffix.lower() not in SUFFIXES or path in known:
-                continue
-            if _odd_entry(path):
-                sources.append(FileSource(path, corpus_dir))
+    listing = scan(corpus_dir)
+    sources: list[FileSource | UnreadablePath] = [
+        FileSource(corpus_dir / key, corpus_dir, key, info) for key, info in listing.files
+    ]
+    for error in listing.errors:
+        sources.append(UnreadablePath(Path(os.fsdecode(error.filename)), corpus_dir, error))
+    sources += [FileSource(corpus_dir / key, corpus_dir, key) for key in listing.odd]
     return sources
-
-
-def _odd_entry(path: Path) -> bool:
-    """A symlink, or something that exists but is not a regular file (a FIFO, a folder
-    named like a corpus file)."""
-    try:
-        return path.is_symlink() or (path.exists() and not path.is_file())
-    except OSError:  # not even examinable: discover has noted it
-        return False
 
 
 def check_passage_sizes(key: str, doc: Document) -> None:

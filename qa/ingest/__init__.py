@@ -7,60 +7,36 @@ turn one file into a :class:`~qa.models.Document`. Any problem with a file's con
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path, PurePath
 
 from qa.errors import IngestError
 from qa.ingest import article, cable_html, cable_text
 from qa.ingest.decode import clean_text, decode_bytes
+from qa.ingest.listing import SUFFIXES, scan
 from qa.models import Document
 
 __all__ = ["CHUNKER_VERSION", "SUFFIXES", "discover", "parse_file", "parse_text"]
 
 # Bump whenever parsing or passage rules change: indexes built by another version rebuild.
 CHUNKER_VERSION = "ingest-3"  # 3: paragraph markings, REF items, Classified-by
-SUFFIXES = frozenset({".html", ".htm", ".txt", ".md"})
-_SKIP_NAMES = frozenset({"README.md"})
 
 log = logging.getLogger(__name__)
 
 
 def discover(corpus_dir: Path, unreadable: list[OSError] | None = None) -> list[Path]:
-    """All corpus files under ``corpus_dir``, sorted; hidden entries and READMEs skipped.
+    """All corpus files under ``corpus_dir``, in order (``listing.scan``'s rules: hidden
+    entries and READMEs skipped, symlinked folders not followed).
 
-    Symlinked folders are not followed (no loops, no escaping the corpus). ``unreadable``,
-    when given, receives the error (``filename`` set) of every folder that could not be
-    listed and every corpus-like entry that could not be examined (permissions): what is
-    under them is unknown, not deleted. Without it they are left out.
+    ``unreadable``, when given, receives the error (``filename`` set) of every folder
+    that could not be listed and every corpus-like entry that could not be examined
+    (permissions): what is under them is unknown, not deleted.
     """
-    found: list[Path] = []
-    errors: list[OSError] = [] if unreadable is None else unreadable
-    for dirpath, dirnames, filenames in os.walk(
-        corpus_dir, onerror=errors.append, followlinks=False
-    ):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if name.startswith(".") or name in _SKIP_NAMES:
-                continue
-            path = Path(dirpath) / name
-            if path.suffix.lower() in SUFFIXES and _is_file(path, errors):
-                found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(corpus_dir).parts)
-
-
-def _is_file(path: Path, errors: list[OSError]) -> bool:
-    """``path.is_file()``, but a stat refused (a folder without search permission) is
-    noted in ``errors`` rather than raised."""
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF):
-            errors.append(exc)
-        return False
+    listing = scan(corpus_dir)
+    if unreadable is not None:
+        unreadable.extend(listing.errors)
+    return [corpus_dir / key for key, _ in listing.files]
 
 
 def parse_file(path: Path, root: Path | None = None, data: bytes | None = None) -> Document:
