@@ -1,11 +1,13 @@
 """Exact vs approximate vector search on one index's vectors: latency, recall@10, memory.
 
-    python -m benchmarks.bench_ann INDEX [--label 1M] [--hnsw]
+    python -m benchmarks.bench_ann INDEX [--label 1M] [--hnsw] [--float32]
 
 Loads the index's flat vector file and compares, one query at a time and on one thread
 as ``qa ask`` does (``qa.vectors.VectorIndex.search``):
 
-* exact: the flat inner-product index the indexer writes (``IndexIDMap2(IndexFlatIP)``);
+* exact: the flat inner-product index the indexer writes (``IndexIDMap2`` over
+  ``IndexScalarQuantizer(QT_fp16)``; ``IndexFlatIP`` float32 in files of the previous
+  layout), and with ``--float32`` the same vectors in a float32 ``IndexFlatIP`` beside it;
 * IVF-SQfp16 (what ``qa.vectors.ivf.IVFIndex.build`` makes above ``ANN_MIN_VECTORS``) at several
   ``nprobe``; IVF-Flat and IVF-SQ8 at ``ANN_NPROBE``; HNSW32 with ``--hnsw`` (slow to build
   at 1M on two cores, and it cannot delete, which incremental indexing needs).
@@ -24,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import dev_questions, header, percentile, record, save
+from qa.vectors import FlatIndex
 
 
-def queries(data: np.ndarray, total: int = 200) -> np.ndarray:
+def queries(stored: FlatIndex, total: int = 200) -> np.ndarray:
     import os
 
     os.environ.setdefault("PILCROW_EMBED_BACKEND", "onnx")
@@ -34,9 +37,10 @@ def queries(data: np.ndarray, total: int = 200) -> np.ndarray:
 
     real = load_embedder("all-MiniLM-L6-v2").embed(dev_questions())
     rng = np.random.default_rng(7)
-    rows = rng.choice(len(data), total - len(real), replace=False)
-    noisy = data[rows] + rng.standard_normal((len(rows), data.shape[1])).astype(np.float32) * (
-        0.6 / np.sqrt(data.shape[1])
+    rows = np.sort(rng.choice(stored.count, total - len(real), replace=False))
+    dim = stored.dim
+    noisy = stored.rows(rows) + rng.standard_normal((len(rows), dim)).astype(np.float32) * (
+        0.6 / np.sqrt(dim)
     )
     noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
     return np.ascontiguousarray(np.vstack([real, noisy]), dtype=np.float32)
@@ -67,30 +71,51 @@ def index_mib(index) -> float:  # type: ignore[no-untyped-def]
     return faiss.serialize_index(index).size / 2**20
 
 
+def add_all(index, stored: FlatIndex) -> None:  # type: ignore[no-untyped-def]
+    """Add every stored vector to another FAISS index, decoded a chunk at a time."""
+    ids = stored.ids()
+    start = 0
+    for block in stored.blocks():
+        index.add_with_ids(block, ids[start : start + len(block)])
+        start += len(block)
+
+
 def main(argv: list[str] | None = None) -> None:
     import faiss
 
-    from qa.vectors import FlatIndex, ivf
+    from qa.vectors import ivf
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("index", type=Path)
     parser.add_argument("--label", default="")
     parser.add_argument("--hnsw", action="store_true")
+    parser.add_argument(
+        "--float32", action="store_true", help="also time the previous float32 flat layout"
+    )
     args = parser.parse_args(argv)
     label = args.label or args.index.name
     faiss.omp_set_num_threads(1)  # one query at a time, as VectorIndex.search does
     files = sorted(args.index.glob("vectors-*.faiss"))
     stored = FlatIndex.open(files[-1])
     flat = stored.native
-    ids, data = stored.ids(), stored.vectors()
-    header(f"vector search at {flat.ntotal:,} vectors ({label})")
-    qs = queries(data)
+    header(f"vector search at {flat.ntotal:,} vectors ({label}, {stored.layout} flat file)")
+    qs = queries(stored)
     k = 10
     truth_found, exact_times = timed_search(flat, qs, k)
     record("vectors in index", label, flat.ntotal, "")
-    record("exact flat: p50", label, percentile(exact_times, 50), "ms")
-    record("exact flat: p95", label, percentile(exact_times, 95), "ms")
-    record("exact flat: memory", label, flat.ntotal * flat.d * 4 / 2**20, "MiB")
+    tag = f"exact flat {stored.layout}"
+    record(f"{tag}: p50", label, percentile(exact_times, 50), "ms")
+    record(f"{tag}: p95", label, percentile(exact_times, 95), "ms")
+    record(f"{tag}: memory", label, stored.codes().nbytes / 2**20, "MiB")
+    if args.float32 and stored.layout != "float32":
+        plain = faiss.IndexIDMap2(faiss.IndexFlatIP(flat.d))
+        add_all(plain, stored)
+        found, times = timed_search(plain, qs, k)
+        record("exact flat float32: p50", label, percentile(times, 50), "ms")
+        record("exact flat float32: p95", label, percentile(times, 95), "ms")
+        record("exact flat float32: memory", label, flat.ntotal * flat.d * 4 / 2**20, "MiB")
+        record("exact fp16 top-10 vs float32 top-10", label, recall(truth_found, found), "")
+        del plain
     nlist = ivf.ann_lists(flat.ntotal)
 
     def measure(name: str, index, nprobes=(None,)) -> None:  # type: ignore[no-untyped-def]
@@ -125,8 +150,9 @@ def main(argv: list[str] | None = None) -> None:
             other = faiss.IndexIVFScalarQuantizer(
                 coarse, flat.d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
             )
-            other.train(np.ascontiguousarray(data[:: max(1, len(data) // (nlist * 64))]))
-        other.add_with_ids(data, ids)
+            step = max(1, stored.count // (nlist * 64))
+            other.train(stored.rows(np.arange(0, stored.count, step)))
+        add_all(other, stored)
         record(
             f"IVF{nlist},{spec}: build (lists reused)", label, time.perf_counter() - started, "s"
         )
@@ -137,12 +163,14 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         hnsw = faiss.IndexHNSWFlat(flat.d, 32, faiss.METRIC_INNER_PRODUCT)
         hnsw.hnsw.efConstruction = 40
-        hnsw.add(data)
+        for block in stored.blocks():
+            hnsw.add(block)
         record("HNSW32: build", label, time.perf_counter() - started, "s")
         record("HNSW32: memory", label, index_mib(hnsw), "MiB")
         for ef in (64, 128):
             params = faiss.SearchParametersHNSW(efSearch=ef)
             found, times = timed_search(hnsw, qs, k, params)
+            ids = stored.ids()
             found = np.where(found >= 0, ids[np.clip(found, 0, None)], -1)
             record(f"HNSW32 ef={ef}: p50", label, percentile(times, 50), "ms")
             record(f"HNSW32 ef={ef}: p95", label, percentile(times, 95), "ms")

@@ -4,13 +4,14 @@ Checks what can go wrong on disk: SQLite integrity, a manifest written by this v
 chunker and views, naming a readable vector file of the recorded size and dimension, one
 vector per embedded window of every passage (and no vector without a passage), vectors
 equal to the cached embeddings they were built from, the FTS index in step with the
-passages, and every passage's text equal to its slice of the document body. Everything
-is read in one SQLite snapshot, so a concurrent ``qa index`` cannot make it mix
-generations.
+passages, and every passage's text (its slice of the document body) the text that was
+indexed. Everything is read in one SQLite snapshot, so a concurrent ``qa index`` cannot
+make it mix generations.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from qa.ingest import CHUNKER_VERSION
 from qa.locations import db_path
 from qa.store import Manifest
 from qa.vectors import VectorFileDamaged
-from qa.views import VIEWS_VERSION
+from qa.views import VIEWS_VERSION, text_hash
 
 SAMPLED_VECTORS = 512  # vectors compared value by value with the embedding cache
 
@@ -35,6 +36,9 @@ class CheckReport:
     vectors: int = 0
     generation: int = 0
     model: str = ""
+    # "fp16", or "float32" for a vector file of the previous layout (sound, and rewritten
+    # as fp16 by the next committing `qa index`); "" when the file could not be read.
+    vector_layout: str = ""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -49,6 +53,7 @@ class CheckReport:
             "vectors": self.vectors,
             "generation": self.generation,
             "model": self.model,
+            "vector_layout": self.vector_layout,
             "problems": self.problems,
         }
 
@@ -122,10 +127,7 @@ def _check(db: sqlite3.Connection, index_dir: Path, report: CheckReport) -> None
             f"full-text index has {fts_rows} rows for {report.passages} passages; "
             "rebuild with `qa index --rebuild`"
         )
-    bad_slices = db.execute(
-        "SELECT count(*) FROM passages p JOIN documents d ON d.id = p.document_id "
-        'WHERE substr(d.body, p.start + 1, p."end" - p.start) != p.text'
-    ).fetchone()[0]
+    bad_slices = _passages_unlike_indexed(db)
     if bad_slices:
         report.problems.append(
             f"{bad_slices} passages do not match their document text; "
@@ -134,6 +136,28 @@ def _check(db: sqlite3.Connection, index_dir: Path, report: CheckReport) -> None
     view_hashes = dict(store.all_view_hashes(db))
     sound = _check_cache(db, report.model, view_hashes, report)
     _check_vectors(db, index_dir, manifest, view_hashes, report, compare=sound)
+
+
+def _passages_unlike_indexed(db: sqlite3.Connection) -> int:
+    """How many passages' text (their slice of the body: schema 6 stores it once) is not
+    the text that was indexed, by its ``text_hash``, or whose offsets leave the body: a
+    body or offsets changed since. One row per document, so each body is read once."""
+    rows = db.execute(
+        'SELECT d.body, json_group_array(json_array(p.start, p."end", p.text_hash))'
+        " FROM documents d JOIN passages p ON p.document_id = d.id GROUP BY d.id"
+    )
+    return sum(
+        not _as_indexed(body, start, end, stored)
+        for body, spans in rows
+        for start, end, stored in json.loads(spans)
+    )
+
+
+def _as_indexed(body: object, start: object, end: object, stored: object) -> bool:
+    """``body[start:end]`` exists and hashes to ``stored`` (values as SQLite holds them)."""
+    if not (isinstance(body, str) and isinstance(start, int) and isinstance(end, int)):
+        return False
+    return 0 <= start <= end <= len(body) and text_hash(body[start:end]) == stored
 
 
 def _check_versions(manifest: Manifest, report: CheckReport) -> None:
@@ -193,7 +217,7 @@ def _check_vectors(
         report.vectors = exc.found or 0
         report.problems.append(str(exc))
         return
-    report.vectors = index.count
+    report.vectors, report.vector_layout = index.count, index.layout
     expected = np.array(
         [
             vectors.vector_id(pid, w)

@@ -205,10 +205,11 @@ def test_property_every_part_is_its_cited_text_and_the_line_is_short(
 
 @pytest.fixture(scope="module")
 def dev_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built index of the 1,295 sample cables where this checkout has it (read-only),
-    else an index of the dev questions' own cables."""
+    """The built index of the 1,295 sample cables where this checkout has it (read-only;
+    one of an older schema is copied and migrated, as `qa index` would), else an index of
+    the dev questions' own cables."""
     if (BENCH_INDEX / "pilcrow.sqlite").exists():
-        return BENCH_INDEX
+        return _current_schema(BENCH_INDEX, tmp_path_factory)
     from qa.factory import build_index
 
     corpus = tmp_path_factory.mktemp("dev-corpus")
@@ -217,6 +218,25 @@ def dev_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     index = tmp_path_factory.mktemp("dev-index")
     build_index(corpus, index)
     return index
+
+
+def _current_schema(index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``index`` itself when it is of this schema, else a migrated copy (never changed)."""
+    import sqlite3
+
+    from qa import store
+    from qa.locations import db_path
+    from qa.store import schema
+
+    db = sqlite3.connect(f"file:{db_path(index)}?mode=ro", uri=True)
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    db.close()
+    if version == schema.VERSION:
+        return index
+    copy = tmp_path_factory.mktemp("dev-index-migrated") / "index"
+    shutil.copytree(index, copy, ignore=shutil.ignore_patterns("*.lock", "*-shm"))
+    store.connect(db_path(copy)).close()
+    return copy
 
 
 def test_every_dev_answer_is_verbatim_at_its_citation_and_short(dev_index: Path) -> None:

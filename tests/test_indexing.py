@@ -165,7 +165,7 @@ def test_noop_reindex_still_repairs_a_rewritten_vector_file(seed_index: Path, fr
     path = vectors_path(index, 1)
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle : middle + 1536] = bytes(1536)  # same size, zeroed vectors: only a read shows it
+    data[middle : middle + 1536] = bytes(1536)  # same size, zeroed codes: only a read shows it
     path.write_bytes(bytes(data))
     summary = build_index(SEEDS, index)
     assert summary.repaired and summary.generation == 2

@@ -46,8 +46,10 @@ def settle(root: Path, when: int) -> None:
 def outcome_rows(outcome: Outcome) -> tuple[object, ...]:
     """What an outcome says, comparable across processes."""
     item = outcome.item
-    rows = () if item is None else tuple(
-        (r.passage.label, r.text_hash, r.view_hashes, r.search_text) for r in item.rows
+    rows = (
+        ()
+        if item is None
+        else tuple((r.passage.label, r.text_hash, r.view_hashes, r.search_text) for r in item.rows)
     )
     doc_id = item.doc.doc_id if item is not None else None
     return (outcome.key, outcome.digest, outcome.error, doc_id, rows)

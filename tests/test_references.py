@@ -19,6 +19,7 @@ from qa.ingest.references import cable_ids, parse_references
 from qa.locations import db_path
 from qa.models import Reference
 from tests.conftest import CABLES, SEEDS, cable_path
+from tests.test_store_compact import as_schema_5
 
 R = Reference
 
@@ -226,7 +227,8 @@ def test_ask_results_count_references(chain_index: Path) -> None:
 
 def _make_old(index: Path) -> None:
     """Turn an index into one written before references and markings (schema 4,
-    chunker ingest-2): the columns and the refs table gone."""
+    chunker ingest-2): laid out as schema 5 was, then the columns and the refs table gone."""
+    as_schema_5(index)
     db = sqlite3.connect(db_path(index))
     with db:
         db.execute("DROP TABLE refs")

@@ -90,8 +90,8 @@ def snapshot(index: Path) -> Snapshot | None:
             sorted(
                 (r["doc_id"], r["seq"], r["label"], r["text"])
                 for r in db.execute(
-                    "SELECT d.doc_id, p.seq, p.label, p.text FROM passages p "
-                    "JOIN documents d ON d.id = p.document_id"
+                    f"SELECT d.doc_id, p.seq, p.label, {store.PASSAGE_TEXT} AS text"
+                    " FROM passages p JOIN documents d ON d.id = p.document_id"
                 )
             )
         )

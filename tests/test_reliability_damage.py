@@ -170,10 +170,12 @@ CASES = [
         check_says="not in the embedding cache of model other/model",
     ),
     Case(
-        "passage-text-edited",
-        _sql("UPDATE passages SET text = 'forged' WHERE id = 3"),
+        # The text is not stored (schema 6): a passage shows body[start:end], so the
+        # damage that can make it show other words is to its offsets (or the body).
+        "passage-offsets-edited",
+        _sql('UPDATE passages SET "end" = "end" - 3 WHERE id = 3'),
         "",
-        ask_exit=0,  # shows the stored text with its citation; --check finds the mismatch
+        ask_exit=0,  # shows the slice its offsets give; --check finds it is not as indexed
         check_says="do not match their document text",
         plain="ignores",  # not checked on every run; --check finds it
     ),

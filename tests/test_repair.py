@@ -27,6 +27,7 @@ from qa.check import check_index
 from qa.cli import cli
 from qa.factory import build_index, open_searcher
 from qa.locations import db_path, vectors_path
+from qa.store.codec import quantise
 from tests.conftest import SEEDS, cable_path
 from tests.test_reliability_crash import snapshot
 from tests.test_reliability_damage import _sql
@@ -91,12 +92,16 @@ def _foreign_unit_cache(index: Path) -> None:
     """Every cached vector a unit vector, but not this model's: no norm check sees it."""
     rng = np.random.default_rng(3)
     db = sqlite3.connect(db_path(index))
-    rows = db.execute("SELECT model, text_hash, length(vector) / 4 FROM embeddings").fetchall()
+    rows = db.execute("SELECT model, text_hash, length(vector) FROM embeddings").fetchall()
     fakes = rng.standard_normal((len(rows), rows[0][2])).astype(np.float32)
     fakes /= np.linalg.norm(fakes, axis=1, keepdims=True)
+    scales, codes = quantise(fakes)  # stored as the cache stores every vector
     db.executemany(
-        "UPDATE embeddings SET vector = ? WHERE model = ? AND text_hash = ?",
-        [(v.tobytes(), model, h) for v, (model, h, _) in zip(fakes, rows, strict=True)],
+        "UPDATE embeddings SET scale = ?, vector = ? WHERE model = ? AND text_hash = ?",
+        [
+            (float(s), c.tobytes(), model, h)
+            for s, c, (model, h, _) in zip(scales, codes, rows, strict=True)
+        ],
     )
     db.commit()
     db.close()
@@ -173,18 +178,16 @@ def _random_bytes(index: Path, at: int, seed: int = 16) -> None:
 
 
 def _cache_pages_offset(index: Path) -> int:
-    """Where a third of the way into the embedding cache's overflow pages begins."""
+    """Where a third of the way into the embedding cache's pages begins (schema 6 keeps
+    each vector in its b-tree page: there are no overflow pages to aim at)."""
     db = sqlite3.connect(db_path(index))
     pages = [
         row[0]
-        for row in db.execute(
-            "SELECT pageno FROM dbstat WHERE name = 'embeddings' AND pagetype = 'overflow'"
-            " ORDER BY pageno"
-        )
+        for row in db.execute("SELECT pageno FROM dbstat WHERE name = 'embeddings' ORDER BY pageno")
     ]
     size = db.execute("PRAGMA page_size").fetchone()[0]
     db.close()
-    assert len(pages) >= 12
+    assert pages
     return int((pages[len(pages) // 3] - 1) * size)
 
 
@@ -227,8 +230,8 @@ def test_unsound_cache_entries_are_found_by_hash(tmp_path: Path) -> None:
     vecs[0, 1], vecs[2, 0], vecs[3] = 1.0, np.nan, 0.9
     with store.transaction(db):
         store.put_embeddings(db, MODEL, rows, vecs)
-        db.execute("INSERT INTO embeddings VALUES (?, 'odd', ?)", (MODEL, b"\x00\x01\x02"))
-        db.execute("INSERT INTO embeddings VALUES ('other', 'zero', ?)", (bytes(16),))
+        db.execute("INSERT INTO embeddings VALUES (?, 'odd', 1.0, ?)", (MODEL, b"\x00\x01\x02"))
+        db.execute("INSERT INTO embeddings VALUES ('other', 'zero', 1.0, ?)", (bytes(4),))
     assert sorted(store.unsound_embeddings(db, MODEL)) == ["long", "nan", "odd", "zero"]
     assert store.unsound_embeddings(db, MODEL, ["good", "nan", "absent"]) == ["nan"]
     with store.transaction(db):

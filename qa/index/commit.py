@@ -124,8 +124,8 @@ def _swap_rows(ctx: RunContext, commit: Commit) -> tuple[FlatIndex, int]:
         store.delete_all_documents(db)
         index = FlatIndex.empty(dim)
     else:
-        current = commit.current
-        index = current if current is not None else vectors_from_cache(db, ctx.model, dim)
+        current = commit.current  # a file of the previous layout is written as float16
+        index = current.compact() if current is not None else vectors_from_cache(db, ctx.model, dim)
         dropped = np.array(store.passage_ids_of(db, commit.dropped), dtype=np.int64)
         dropped_passages = len(dropped)
         index.remove(vectors.all_window_ids(dropped))

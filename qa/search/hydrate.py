@@ -1,7 +1,9 @@
 """Ranked passage ids → hits: everything a caller shows, cites and highlights, in one query.
 
-The display row and the hashes that key the passage's stored sentence vectors come from
-the same read, so a highlight is never computed for another version of the text.
+The display row (its text is its slice of the document body, cut in the same query: the
+index stores it once, schema 6) and the hashes that key the passage's stored sentence
+vectors come from the same read, so a highlight is never computed for another version of
+the text.
 """
 
 from __future__ import annotations

@@ -8,13 +8,16 @@ writes the next one.
 Modules, one concern each: ``schema`` (numbered migrations), ``connection`` (open,
 identity, SQLite errors as ``QAError``), ``sql`` (transactions, ``IN`` lists), ``manifest``
 (the typed ``Manifest``), ``documents`` (rows and filter SQL), ``lexicon`` (BM25 document
-frequencies) and ``cache`` (embeddings and sentence vectors). Callers use the names below:
+frequencies), ``codec`` (int8 vectors with a scale: what the cache stores) and ``cache``
+(embeddings and sentence vectors). Callers use the names below:
 ``from qa import store; store.connect(...)``.
 """
 
 from __future__ import annotations
 
 from qa.store.cache import (
+    EMBEDDING_ERROR,
+    NORM_TOLERANCE,
     cached_dim,
     cached_dims,
     cached_hashes,
@@ -24,6 +27,7 @@ from qa.store.cache import (
     drop_sentence_vectors_not_of_dim,
     get_embeddings,
     get_sentence_vectors,
+    iter_embeddings,
     put_embeddings,
     put_sentence_vectors,
     unit_rows,
@@ -31,6 +35,7 @@ from qa.store.cache import (
 )
 from qa.store.connection import connect, set_aside, verify
 from qa.store.documents import (
+    PASSAGE_TEXT,
     StoredFile,
     all_view_hashes,
     citing,
@@ -56,7 +61,10 @@ from qa.store.manifest import UNRECORDED, Manifest, Unrecorded, read_manifest, w
 from qa.store.sql import transaction
 
 __all__ = [
+    "EMBEDDING_ERROR",
     "LEXICON_DRIFT",
+    "NORM_TOLERANCE",
+    "PASSAGE_TEXT",
     "UNRECORDED",
     "Manifest",
     "StoredFile",
@@ -84,6 +92,7 @@ __all__ = [
     "hit_rows",
     "indexed_doc_ids",
     "insert_document",
+    "iter_embeddings",
     "lexicon_frequencies",
     "lexicon_stale",
     "passage_ids_of",

@@ -2,26 +2,39 @@
 
 Every vector the index holds is rebuilt from here (the FAISS files are derived data);
 keys are content hashes, so a re-index embeds only texts this model has not seen.
-Sentence vectors are kept as int8 with a float32 scale per sentence (a quarter of the
-size of float32); ``_quantise`` and ``_dequantise`` are that codec.
+Both are stored as int8 with one float32 scale per vector (``qa.store.codec``: a quarter
+of float32's bytes): an embedding as ``scale`` (REAL) and ``vector`` (one byte a
+component, so its dimension is ``length(vector)``), a passage's sentences as ``scales``
+and ``vectors`` blobs. Embeddings are read back as float32 unit vectors (renormalised);
+sentence vectors as stored (their readers normalise them). Both tables are rowid tables
+with a unique index on the key (schema 6): a row of either fits in its b-tree page
+(up to ~4,061 bytes on 4 KiB pages, where a WITHOUT ROWID row spills past ~1,002).
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from qa.errors import IndexDamagedError
 from qa.models import SentenceVectors
+from qa.store.codec import PEAK, dequantise, quantise, unit_rows_of
 from qa.store.sql import rows_in_chunks
 
 log = logging.getLogger(__name__)
 
 NORM_TOLERANCE = 1e-3  # a cached vector is unit length to this, else it is damaged
+# Per component, how far a cached embedding as read back may be from the model's vector:
+# rounding moves it by at most s/2 and renormalising by far less (s = peak/127, at most
+# 1/127; measured: 1.1e-3 at s <= 2.1e-3 on the sample). What a check comparing a vector
+# file with the cache must allow on top of the file's own rounding.
+EMBEDDING_ERROR = 1.0 / PEAK
 _SCAN_BATCH = 4096  # cached vectors judged per numpy pass
+# The dimension of a stored embedding: its codes are one byte a component.
+_DIM = "length(vector)"
 
 
 # -- embeddings -------------------------------------------------------------------------
@@ -35,12 +48,16 @@ def cached_hashes(db: sqlite3.Connection, model: str, hashes: Iterable[str]) -> 
 def put_embeddings(
     db: sqlite3.Connection, model: str, hashes: Sequence[str], vectors: np.ndarray
 ) -> None:
-    """Cache one float32 vector per text hash (replacing what was there)."""
+    """Cache one vector per text hash, int8 with its scale (replacing what was there)."""
+    if not len(hashes):
+        return
+    rows = np.asarray(vectors, dtype=np.float32).reshape(len(hashes), -1)
+    scales, codes = quantise(rows)
     db.executemany(
-        "INSERT OR REPLACE INTO embeddings(model, text_hash, vector) VALUES (?, ?, ?)",
+        "INSERT OR REPLACE INTO embeddings(model, text_hash, scale, vector) VALUES (?, ?, ?, ?)",
         [
-            (model, h, np.ascontiguousarray(v, dtype=np.float32).tobytes())
-            for h, v in zip(hashes, vectors, strict=True)
+            (model, h, float(scale), code.tobytes())
+            for h, scale, code in zip(hashes, scales, codes, strict=True)
         ],
     )
 
@@ -48,24 +65,20 @@ def put_embeddings(
 def cached_dims(db: sqlite3.Connection, model: str) -> list[int]:
     """The distinct vector lengths cached for ``model`` (normally one, or none)."""
     rows = db.execute(
-        "SELECT DISTINCT length(vector) / 4 FROM embeddings WHERE model = ?", (model,)
+        f"SELECT DISTINCT {_DIM} FROM embeddings WHERE model = ?", (model,)
     ).fetchall()
     return sorted(int(row[0]) for row in rows)
 
 
 def cached_dim(db: sqlite3.Connection, model: str) -> int | None:
     """The length of one cached vector of ``model`` (cheap), or None when none is cached."""
-    row = db.execute(
-        "SELECT length(vector) / 4 FROM embeddings WHERE model = ? LIMIT 1", (model,)
-    ).fetchone()
+    row = db.execute(f"SELECT {_DIM} FROM embeddings WHERE model = ? LIMIT 1", (model,)).fetchone()
     return None if row is None else int(row[0])
 
 
 def drop_embeddings_not_of_dim(db: sqlite3.Connection, model: str, dim: int) -> int:
     """Delete cached vectors of ``model`` whose length is not ``dim``; returns how many."""
-    cur = db.execute(
-        "DELETE FROM embeddings WHERE model = ? AND length(vector) != ?", (model, dim * 4)
-    )
+    cur = db.execute(f"DELETE FROM embeddings WHERE model = ? AND {_DIM} != ?", (model, dim))
     return int(cur.rowcount)
 
 
@@ -83,40 +96,22 @@ def unsound_embeddings(
     """The hashes (of ``hashes``, or of every cached text of ``model``) whose cached
     vector is not a finite unit vector: what must never be trusted to build a vector file.
 
-    Reads the blobs once, in batches; a vector of another length than its neighbours is
+    Reads the rows once, in batches; a vector of another length than its neighbours is
     judged on its own (the dimension checks say what is wrong with it).
     """
-    if hashes is None:
-        rows: Iterable[tuple[str, bytes]] = db.execute(
-            "SELECT text_hash, vector FROM embeddings WHERE model = ?", (model,)
-        )
-    else:
-        sql = "SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})"
-        rows = rows_in_chunks(db, sql, list(dict.fromkeys(hashes)), before=[model])
     bad: list[str] = []
-    batch: list[tuple[str, bytes]] = []
-    for row in rows:
-        batch.append((row[0], row[1]))
-        if len(batch) >= _SCAN_BATCH:
-            bad += _unsound_in(batch)
-            batch = []
-    return bad + _unsound_in(batch)
-
-
-def _unsound_in(batch: list[tuple[str, bytes]]) -> list[str]:
-    """The hashes of ``(hash, blob)`` rows that are not finite unit float32 vectors."""
-    by_length: dict[int, list[tuple[str, bytes]]] = {}
-    bad: list[str] = []
-    for text_hash, blob in batch:
-        if not isinstance(blob, bytes) or not blob or len(blob) % 4:
-            bad.append(text_hash)
-        else:
-            by_length.setdefault(len(blob), []).append((text_hash, blob))
-    for length, rows in by_length.items():
-        data = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float32)
-        sound = unit_rows(data.reshape(len(rows), length // 4))
-        bad += [h for (h, _), ok in zip(rows, sound, strict=True) if not ok]
+    for batch in _batches(_embedding_rows(db, model, hashes)):
+        decoded = _decode(batch)
+        bad += [h for h, _, _ in batch if h not in decoded]
+        bad += [h for h, vec in decoded.items() if not unit_rows(vec[None, :])[0]]
     return bad
+
+
+def iter_embeddings(db: sqlite3.Connection, model: str) -> Iterator[tuple[str, np.ndarray]]:
+    """``(text hash, float32 vector)`` of every cached embedding of ``model``, as
+    ``get_embeddings`` reads them (for tools that copy or inspect the whole cache)."""
+    for batch in _batches(_embedding_rows(db, model, None)):
+        yield from _decode(batch).items()
 
 
 def drop_embeddings(db: sqlite3.Connection, model: str, hashes: Sequence[str]) -> None:
@@ -129,17 +124,62 @@ def drop_embeddings(db: sqlite3.Connection, model: str, hashes: Sequence[str]) -
 def get_embeddings(
     db: sqlite3.Connection, model: str, hashes: Sequence[str], dim: int
 ) -> dict[str, np.ndarray]:
-    """Cached vectors by hash; raises IndexDamagedError for one of another length."""
-    sql = "SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})"
+    """Cached vectors by hash, float32 and renormalised to unit length (a damaged entry
+    reads back as zeros, see ``qa.store.codec``); raises IndexDamagedError for one of
+    another length."""
     out: dict[str, np.ndarray] = {}
-    for text_hash, blob in rows_in_chunks(db, sql, list(dict.fromkeys(hashes)), before=[model]):
-        vec = np.frombuffer(blob, dtype=np.float32)
-        if vec.shape != (dim,):
-            raise IndexDamagedError(
-                f"embedding cache entry {text_hash} has {vec.size} values, expected {dim}; "
-                "rebuild with `qa index --rebuild`"
-            )
-        out[text_hash] = vec
+    for batch in _batches(_embedding_rows(db, model, hashes)):
+        for text_hash, vec in _decode(batch).items():
+            if vec.shape != (dim,):
+                raise IndexDamagedError(
+                    f"embedding cache entry {text_hash} has {vec.size} values, expected "
+                    f"{dim}; rebuild with `qa index --rebuild`"
+                )
+            out[text_hash] = vec
+    return out
+
+
+_Row = tuple[str, object, object]  # (text hash, scale, vector codes) as SQLite gives them
+
+
+def _embedding_rows(
+    db: sqlite3.Connection, model: str, hashes: Sequence[str] | None
+) -> Iterable[_Row]:
+    """The stored rows of ``hashes`` (every one of ``model``'s when None)."""
+    columns = "SELECT text_hash, scale, vector FROM embeddings WHERE model = ?"
+    if hashes is None:
+        return (tuple(row) for row in db.execute(columns, (model,)))
+    sql = columns + " AND text_hash IN ({marks})"
+    return (
+        tuple(row) for row in rows_in_chunks(db, sql, list(dict.fromkeys(hashes)), before=[model])
+    )
+
+
+def _batches(rows: Iterable[_Row]) -> Iterator[list[_Row]]:
+    """``rows`` in lists of _SCAN_BATCH: one numpy pass each, bounded memory."""
+    batch: list[_Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= _SCAN_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _decode(batch: list[_Row]) -> dict[str, np.ndarray]:
+    """Unit float32 vectors of stored rows, grouped by length; a row SQLite holds in the
+    wrong types (not a blob, a scale that is not a number) is left out: it is damage."""
+    by_length: dict[int, list[tuple[str, float, bytes]]] = {}
+    for text_hash, scale, blob in batch:
+        if isinstance(blob, bytes) and blob and isinstance(scale, (int, float)):
+            by_length.setdefault(len(blob), []).append((text_hash, float(scale), blob))
+    out: dict[str, np.ndarray] = {}
+    for length, rows in by_length.items():
+        codes = np.frombuffer(b"".join(blob for _, _, blob in rows), np.int8)
+        scales = np.array([scale for _, scale, _ in rows], np.float32)
+        vectors = unit_rows_of(scales, codes.reshape(len(rows), length), NORM_TOLERANCE)
+        out.update((h, vec) for (h, _, _), vec in zip(rows, vectors, strict=True))
     return out
 
 
@@ -200,10 +240,7 @@ def get_sentence_vectors(
 def _quantise(item: SentenceVectors) -> tuple[np.ndarray, np.ndarray]:
     """``(scales, int8 rows)``: each row divided by its peak / 127 and rounded."""
     vectors = np.asarray(item.vectors, dtype=np.float32).reshape(len(item.spans), -1)
-    peak = np.abs(vectors).max(axis=1) if vectors.size else np.zeros(0, np.float32)
-    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-    quantised = np.rint(vectors / scales[:, None]).clip(-127, 127).astype(np.int8)
-    return scales, quantised
+    return quantise(vectors)
 
 
 def _dequantise(
@@ -216,7 +253,7 @@ def _dequantise(
     n = scales.size
     if n == 0 or spans.size != 2 * n or quantised.size != n * dim:
         return None
-    vectors = quantised.reshape(n, dim).astype(np.float32) * scales[:, None]
+    vectors = dequantise(scales, quantised.reshape(n, dim))
     pairs = spans.reshape(n, 2).tolist()
     return SentenceVectors([(int(a), int(b)) for a, b in pairs], vectors)
 

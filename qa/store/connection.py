@@ -179,6 +179,29 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
     with transaction(db):
         schema.apply(db, version)
     log.info("migrated index schema from version %d to %d", version, schema.VERSION)
+    if schema.compacts(version):
+        _vacuum(db)
+
+
+def _vacuum(db: sqlite3.Connection) -> None:
+    """Give the pages a migration freed back to the file system, then empty the WAL
+    (which a VACUUM fills with the whole file). Only ever a size matter: when it cannot
+    run (the disk is full) the migrated file is left as it is. The WAL is truncated now
+    unless a reader holds it, never waiting for one (a busy wait would stall the run for
+    the whole timeout); then SQLite empties it when the last connection closes."""
+    started = time.monotonic()
+    try:
+        db.execute("VACUUM")
+        timeout = int(db.execute("PRAGMA busy_timeout").fetchone()[0])
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {timeout}")
+    except (sqlite3.Error, QAError) as exc:
+        log.warning("could not compact the migrated index (%s); it works as it is", exc)
+        return
+    log.info("compacted the migrated index in %.1f s", time.monotonic() - started)
 
 
 def verify(db: sqlite3.Connection) -> None:

@@ -1,7 +1,11 @@
 """Document and passage rows: what change detection, search and citations read.
 
-A passage row keeps the exact source text with its label and character offsets into the
-document body, so every citation can be checked against the stored document.
+A passage row keeps its label and character offsets into the document body; its text is
+not stored a second time (schema 6) but read as ``body[start:end]``: ``PASSAGE_TEXT`` in
+SQL, where ``substr`` counts characters as Python's ``str`` indexing counts code points
+(bodies never hold NUL, where SQLite's text functions would stop). The citation is
+exact by construction; ``text_hash`` (the hash of the text when it was indexed) still
+tells a passage whose body or offsets changed since (``qa index --check``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import numpy as np
 
 from qa.models import DocKind, Document, Filters, Passage, Reference, StoredPassage
 from qa.store.sql import rows_in_chunks, run_in_chunks
+
+# A passage's text, over ``passages p JOIN documents d ON d.id = p.document_id``.
+PASSAGE_TEXT = 'substr(d.body, p.start + 1, p."end" - p.start)'
 
 
 class StoredFile(NamedTuple):
@@ -82,7 +89,12 @@ def insert_document(
     passages: Sequence[StoredPassage],
     file_stat: str = "",
 ) -> list[int]:
-    """Insert one document and its passages; returns the new passage ids in order."""
+    """Insert one document and its passages; returns the new passage ids in order.
+
+    Raises ValueError for a passage that is not its slice of the body (or a body with a
+    NUL): its text is read back from the body, so that must hold (ingest ensures it).
+    """
+    _check_slices(doc, passages)
     cur = db.execute(
         "INSERT INTO documents(doc_id, kind, title, date, origin, classification, tags, source,"
         " file_hash, body, file_stat, classified_by, reasons, declassify_on)"
@@ -113,16 +125,15 @@ def insert_document(
     for seq, sp in enumerate(passages):
         p = sp.passage
         cur = db.execute(
-            'INSERT INTO passages(document_id, seq, label, paragraph, heading, text, start, "end",'
+            'INSERT INTO passages(document_id, seq, label, paragraph, heading, start, "end",'
             " text_hash, search_text, context, view_hashes, paragraph_class)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 document_id,
                 seq,
                 p.label,
                 p.paragraph,
                 p.heading,
-                p.text,
                 p.start,
                 p.end,
                 sp.text_hash,
@@ -135,6 +146,15 @@ def insert_document(
         assert cur.lastrowid is not None
         ids.append(cur.lastrowid)
     return ids
+
+
+def _check_slices(doc: Document, passages: Sequence[StoredPassage]) -> None:
+    if "\x00" in doc.body:
+        raise ValueError(f"{doc.doc_id}: the body holds a NUL character")
+    for sp in passages:
+        p = sp.passage
+        if not 0 <= p.start <= p.end or doc.body[p.start : p.end] != p.text:
+            raise ValueError(f"{doc.doc_id} {p.label}: the text is not body[{p.start}:{p.end}]")
 
 
 def counts(db: sqlite3.Connection) -> tuple[int, int]:
@@ -153,8 +173,9 @@ def all_view_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, list[str]]]:
 def sentence_sources(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
     """What sentence vectors are computed from, for every stored passage."""
     yield from db.execute(
-        "SELECT p.document_id, p.text, p.search_text, p.heading, d.title, p.text_hash,"
-        " p.view_hashes FROM passages p JOIN documents d ON d.id = p.document_id ORDER BY p.id"
+        f"SELECT p.document_id, {PASSAGE_TEXT} AS text, p.search_text, p.heading, d.title,"
+        " p.text_hash, p.view_hashes FROM passages p JOIN documents d ON d.id = p.document_id"
+        " ORDER BY p.id"
     )
 
 
@@ -213,14 +234,14 @@ def get_document(db: sqlite3.Connection, doc_id: str) -> Document | None:
         Passage(
             label=p["label"],
             paragraph=p["paragraph"],
-            text=p["text"],
+            text=doc.body[p["start"] : p["end"]],
             start=p["start"],
             end=p["end"],
             heading=p["heading"],
             paragraph_class=p["paragraph_class"],
         )
         for p in db.execute(
-            'SELECT label, paragraph, text, start, "end", heading, paragraph_class FROM passages '
+            'SELECT label, paragraph, start, "end", heading, paragraph_class FROM passages '
             "WHERE document_id = ? ORDER BY seq",
             (row["id"],),
         )
@@ -255,11 +276,13 @@ def indexed_doc_ids(db: sqlite3.Connection, doc_ids: Sequence[str]) -> set[str]:
 
 def hit_rows(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, sqlite3.Row]:
     """What a hit shows, cites and highlights, by passage id, in one read (one query per
-    500 ids): display fields, and the text and view hashes its sentence vectors are keyed
-    by, so a highlight is never computed for another version of the text."""
+    500 ids): display fields, the text (its slice of the body), and the text and view
+    hashes its sentence vectors are keyed by, so a highlight is never computed for
+    another version of the text."""
     sql = (
-        "SELECT p.id, p.label, p.paragraph, p.text, p.heading, p.text_hash, p.view_hashes,"
-        " p.paragraph_class, d.doc_id, d.kind, d.title, d.date, d.origin, d.classification,"
+        f"SELECT p.id, p.label, p.paragraph, {PASSAGE_TEXT} AS text, p.heading, p.text_hash,"
+        " p.view_hashes, p.paragraph_class, d.doc_id, d.kind, d.title, d.date, d.origin,"
+        " d.classification,"
         " d.source, (SELECT count(*) FROM refs r WHERE r.document_id = d.id) AS cites,"
         " (SELECT count(*) FROM refs r WHERE r.target_doc_id = d.doc_id) AS cited_by"
         " FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})"

@@ -5,7 +5,9 @@
 ``check_against_cache``) all ask the same questions in the same order, and say the same
 thing when the answer is no: the file is there, FAISS can read it, it is ours, of the
 manifest's dimension and size, its vectors are unit length and as many as the manifest
-says; deeper checks compare a sample with the embedding cache. Any fault raises
+says; deeper checks compare a sample with the embedding cache. Both layouts of the file
+(float16 codes, and the previous version's float32) pass the same checks, with
+tolerances set by float16's precision (``qa.vectors.flat``). Any fault raises
 ``VectorFileDamaged``, which names the file, what is wrong and the fix.
 """
 
@@ -25,13 +27,19 @@ from qa.locations import vectors_path
 from qa.store import Manifest
 from qa.vectors import ivf
 from qa.vectors.base import WINDOWS, VectorIndex, vector_id
-from qa.vectors.flat import FlatIndex
+from qa.vectors.flat import COMPONENT_ERROR, FlatIndex
 
 log = logging.getLogger(__name__)
 
 REPAIR = "run `qa index` to rebuild it from the embedding cache, or `qa index --rebuild`"
 REBUILD = "rebuild with `qa index --rebuild`"
-VECTOR_TOLERANCE = 1e-4  # a stored vector and its cached embedding agree to this
+# A stored vector and its cached embedding agree to this, per component: the file holds
+# the cache's vectors as read back, rounded to float16 (``flat.COMPONENT_ERROR``, ~4.9e-4:
+# 11 significant bits; a file of the previous layout holds them exactly), and the cache
+# may have been re-encoded since the file was written (the previous version's float32
+# cache read back through the store's int8 codec: ``store.EMBEDDING_ERROR``). Another
+# model's or another index's vectors differ by ~0.05 per component, garbage by far more.
+VECTOR_TOLERANCE = COMPONENT_ERROR + store.EMBEDDING_ERROR
 MISSING = " is missing"
 ANN_CHECK_SAMPLE = 8  # cached embeddings that must find themselves in an approximate index
 

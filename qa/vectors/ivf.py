@@ -62,11 +62,12 @@ class IVFIndex(VectorIndex):
         With ``previous`` (the last generation's sidecar, trained for a similar size) only
         the difference is applied: ids it holds that ``flat`` lacks are removed, new ones
         added. Otherwise the coarse quantiser is trained on a sample of up to 64 vectors
-        per list.
+        per list. The flat index's codes are decoded ``chunk`` rows at a time (its
+        float16 values are the sidecar's float16 codes again: no second rounding).
         """
         import faiss
 
-        ids, data = flat.ids(), flat.vectors()
+        ids = flat.ids()
         nlist = ann_lists(len(ids))
         reuse = (
             previous is not None
@@ -84,12 +85,12 @@ class IVFIndex(VectorIndex):
             faiss.extract_index_ivf(native).cp.niter = 10  # k-means converges enough for routing
             rng = np.random.default_rng(0)
             sample = np.sort(rng.choice(len(ids), min(len(ids), nlist * 64), replace=False))
-            native.train(np.ascontiguousarray(data[sample]))
+            native.train(flat.rows(sample))
             ann = cls(native)
             todo = np.arange(len(ids))
-        for start in range(0, len(todo), chunk):
+        for start in range(0, len(todo), chunk):  # decoded a chunk at a time, never whole
             rows = todo[start : start + chunk]
-            ann.native.add_with_ids(np.ascontiguousarray(data[rows]), ids[rows])
+            ann.native.add_with_ids(flat.rows(rows), ids[rows])
         return ann
 
     def ids(self) -> np.ndarray:
