@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index test lint bench eval clean
+.PHONY: setup run index test lint bench bench-release eval clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,12 @@ eval: setup
 # make bench BENCH_ARGS=--quick for the ~15 min version (docs/benchmarks.md)
 bench: setup
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# Issue #12: the whole release (synthetic, from ../shared's sample) with a stand-in model;
+# needs bench-data/cables-index (make eval builds it). ~12 GB of HTML at 250k cables.
+# make bench-release BENCH_ARGS="--cables 20000 --profile"; BENCH_ARGS=--model-throughput
+bench-release: setup
+	$(BIN)/python -m benchmarks.bench_release $(or $(BENCH_ARGS),--cables 250000)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
