@@ -50,8 +50,9 @@ def _draft(index: Path, seed: int = 7) -> tuple[str, int]:
     from qa.locations import db_path
 
     db = store.connect(db_path(index), readonly=True)
-    rows = db.execute(
-        "SELECT text FROM passages WHERE paragraph IS NOT NULL AND length(text) > 400"
+    rows = db.execute(  # a passage's text is its slice of the body (schema 6)
+        f"SELECT {store.PASSAGE_TEXT} FROM passages p JOIN documents d ON d.id = p.document_id"
+        f" WHERE p.paragraph IS NOT NULL AND length({store.PASSAGE_TEXT}) > 400 ORDER BY p.id"
     ).fetchall()
     rng = random.Random(seed)
     # A quote's own quotation marks become single ones, as a writer nests them.

@@ -115,12 +115,7 @@ def base_documents(base: Path) -> tuple[list[Document], dict[str, np.ndarray], i
     dim = manifest.dim
     doc_ids = [row[0] for row in db.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
     docs = [store.get_document(db, d) for d in doc_ids]
-    vectors = {
-        row[0]: np.frombuffer(row[1], dtype=np.float32)
-        for row in db.execute(
-            "SELECT text_hash, vector FROM embeddings WHERE model = ?", (manifest.model,)
-        )
-    }
+    vectors = dict(store.iter_embeddings(db, manifest.model))  # int8 codes, decoded
     db.close()
     return [d for d in docs if d is not None and d.passages], vectors, dim
 
@@ -211,12 +206,7 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
     src = store.connect(db_path(base), readonly=True)
     manifest = store.read_manifest(src)
     dim = manifest.dim
-    vecs = {
-        row[0]: np.frombuffer(row[1], dtype=np.float32)
-        for row in src.execute(
-            "SELECT text_hash, vector FROM embeddings WHERE model = ?", (manifest.model,)
-        )
-    }
+    vecs = dict(store.iter_embeddings(src, manifest.model))  # int8 codes, decoded
     all_vecs = np.vstack(list(vecs.values()))
     doc_rows = src.execute(
         "SELECT id, doc_id, kind, title, date, origin, classification, tags, source, file_hash,"
@@ -224,7 +214,7 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
     ).fetchall()
     by_doc: dict[int, list[tuple[Any, ...]]] = {}
     for row in src.execute(
-        'SELECT document_id, seq, label, paragraph, heading, text, start, "end", text_hash,'
+        'SELECT document_id, seq, label, paragraph, heading, start, "end", text_hash,'
         " search_text, context, view_hashes FROM passages ORDER BY document_id, seq"
     ):
         by_doc.setdefault(row[0], []).append(tuple(row))
@@ -288,14 +278,14 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
                 document_id = cur.lastrowid
                 for r in rows:
                     cur = db.execute(
-                        "INSERT INTO passages(document_id, seq, label, paragraph, heading, text,"
+                        "INSERT INTO passages(document_id, seq, label, paragraph, heading,"
                         ' start, "end", text_hash, search_text, context, view_hashes)'
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (document_id, *r[1:10], f"{r[10]} [copy {copy}]", r[11]),
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (document_id, *r[1:9], f"{r[9]} [copy {copy}]", r[10]),
                     )
                     pid = cur.lastrowid
                     assert pid is not None
-                    for window, h in enumerate(r[11].split()[: vectors.WINDOWS]):
+                    for window, h in enumerate(r[10].split()[: vectors.WINDOWS]):
                         base_vec = vecs.get(h)
                         if base_vec is None:
                             continue
