@@ -121,6 +121,15 @@ def insert_document(
         "INSERT INTO refs(document_id, seq, letter, target_doc_id, raw) VALUES (?,?,?,?,?)",
         [(document_id, seq, r.letter, r.target, r.raw) for seq, r in enumerate(doc.references)],
     )
+    assert document_id is not None
+    return _insert_passages(db, document_id, passages)
+
+
+def _insert_passages(
+    db: sqlite3.Connection, document_id: int, passages: Sequence[StoredPassage]
+) -> list[int]:
+    """Insert a document's passage rows (text not stored: it is the body's slice);
+    returns their new ids in order (the FTS5 trigger indexes each)."""
     ids: list[int] = []
     for seq, sp in enumerate(passages):
         p = sp.passage
