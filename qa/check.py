@@ -208,16 +208,17 @@ def _check_vectors(
     *,
     compare: bool = True,
 ) -> None:
-    """The vector file by the rule every reader applies, then one vector per embedded
-    window of every passage, then (``compare``) a sample of values against the cache."""
+    """The vector files (base and deltas) by the rule every reader applies, then one live
+    vector per embedded window of every passage, then (``compare``) a sample of values
+    against the cache."""
     path = vectors.committed_path(index_dir, manifest)
     try:
-        index = vectors.open_committed(index_dir, manifest)
+        index = vectors.open_segments(db, index_dir, manifest)
     except VectorFileDamaged as exc:
         report.vectors = exc.found or 0
         report.problems.append(str(exc))
         return
-    report.vectors, report.vector_layout = index.count, index.layout
+    report.vector_layout = index.layout
     expected = np.array(
         [
             vectors.vector_id(pid, w)
@@ -227,7 +228,10 @@ def _check_vectors(
         dtype=np.int64,
     )
     stored = np.sort(index.ids())
+    report.vectors = len(stored)
     if len(stored) != len(expected) or not np.array_equal(stored, np.sort(expected)):
+        if manifest.delta_files:
+            path = path.with_name(f"{path.name} and its {len(manifest.delta_files)} deltas")
         lacking = len(np.setdiff1d(expected, stored))
         extra = len(np.setdiff1d(stored, expected))
         report.problems.append(

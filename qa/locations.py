@@ -115,6 +115,12 @@ def vectors_path(index: Path, generation: int) -> Path:
     return index / f"vectors-{generation:06d}.faiss"
 
 
+def delta_path(index: Path, generation: int) -> Path:
+    """The delta vector file a commit writes instead of a whole new vector file
+    (``qa.vectors.segments``), named, like every vector file, by its generation."""
+    return index / f"vectors-{generation:06d}.delta.faiss"
+
+
 def lock_path(index: Path) -> Path:
     """The file a writer holds locked, so that two ``qa index`` runs never interleave."""
     return index / LOCK_FILENAME

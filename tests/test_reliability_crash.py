@@ -411,9 +411,13 @@ def test_killed_index_run_leaves_old_or_new_and_recovers(
     assert report.ok, report.problems
     assert top_results(outcome.index) == world.tops_new
     leftovers = sorted(p.name for p in outcome.index.glob("vectors-*"))
-    current = f"vectors-{final.generation:06d}.faiss"
-    previous = f"vectors-{final.generation - 1:06d}.faiss"
-    assert current in leftovers and set(leftovers) <= {current, previous}, leftovers
+    db = store.connect(db_path(outcome.index), readonly=True)
+    manifest = store.read_manifest(db)
+    db.close()
+    named = {manifest.vectors, f"{manifest.vectors}.ivf", *(d.name for d in manifest.delta_files)}
+    previous = f"vectors-{final.generation - 1:06d}."
+    assert manifest.vectors in leftovers, leftovers
+    assert all(name in named or name.startswith(previous) for name in leftovers), leftovers
 
 
 # -- the write lock and readers during an update ---------------------------------------------

@@ -325,7 +325,7 @@ def test_a_schema_5_index_migrates_in_place_and_answers_the_same(
 
     db = store.connect(db_path(index))  # what `qa index` does first: migrate
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION == 7
         assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0  # VACUUMed
         assert _overflow_pages(db, "embeddings") == 0
         assert store.unsound_embeddings(db, store.read_manifest(db).model) == []

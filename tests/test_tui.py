@@ -425,6 +425,7 @@ async def test_failed_search_shows_a_message_not_a_traceback(
         await wait_ready(pilot)
         with sqlite3.connect(index / "pilcrow.sqlite") as db:  # point at a missing generation
             db.execute("UPDATE manifest SET value = '99' WHERE key = 'generation'")
+            db.execute("UPDATE manifest SET value = 'vectors-000099.faiss' WHERE key = 'vectors'")
         view = await ask(pilot, KAZAKH_DAMAGES)
         assert view.turn.error and "vectors-000099" in view.turn.error
         assert "No answer:" in text_of(view.query_one(".note"))

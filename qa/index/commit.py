@@ -2,9 +2,10 @@
 
 The rows are swapped and the manifest pointed at a freshly written vector file of the
 next generation in one SQLite transaction; a crash anywhere before its commit leaves the
-previous generation untouched, a crash after it leaves the new one complete. The vector
-file is derived: it starts from the committed generation's vectors when they are sound,
-else from the embedding cache.
+previous generation untouched, a crash after it leaves the new one complete. The file is
+a delta of the commit's own vectors, or a new base when ``qa.vectors.segments`` says the
+base is due a rewrite; both are derived: a base starts from the committed generation's
+vectors when they are sound, else from the embedding cache.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,10 @@ from qa.index.hooks import checkpoint
 from qa.index.repair import REPAIR_SAMPLE
 from qa.index.rows import Parsed
 from qa.ingest import CHUNKER_VERSION
-from qa.locations import vectors_path
+from qa.locations import delta_path, vectors_path
 from qa.store import UNRECORDED, Manifest
-from qa.vectors import FlatIndex, VectorFileDamaged, ivf
+from qa.store.manifest import Delta
+from qa.vectors import FlatIndex, SegmentedIndex, VectorFileDamaged, ivf
 from qa.views import VIEWS_VERSION
 
 log = logging.getLogger(__name__)
@@ -41,45 +43,49 @@ SET_ASIDE = ".damaged-"  # what a run moved out of the way, kept for the user
 class Commit:
     """What one commit writes: the documents to insert and the rows to drop.
 
-    ``current`` is the committed generation's vector index when it is sound; without it
-    (first build, missing or damaged file) the vectors are rebuilt from the cache.
+    ``current`` is the committed generation's vectors (base, deltas, removed passages)
+    when they are sound and the commit rewrites the base; without it (first build,
+    missing or damaged file) the base is rebuilt from the cache. ``compact``: rewrite the
+    base (``qa.vectors.segments.should_compact``) rather than write a delta.
     ``final``: the run's last commit, which also refreshes the lexicon and writes the
-    approximate sidecar. ``versions``: the (chunker, views) versions to record instead
-    of this Pilcrow's (a part of a re-parse keeps the old ones until the run is done).
-    ``part``: a part's number in its run, recorded as pending until the last commit.
+    approximate sidecar of a rewritten base. ``versions``: the (chunker, views) versions
+    to record instead of this Pilcrow's (a part of a re-parse keeps the old ones until the
+    run is done). ``part``: a part's number in its run, recorded as pending until the last
+    commit.
     """
 
     items: Sequence[Parsed]
     dropped: Sequence[int]
     dim: int
     sentence_flag: str
-    current: FlatIndex | None = None
+    current: SegmentedIndex | None = None
     rebuild: bool = False
     final: bool = True
     versions: tuple[str, str] | None = None
     part: int = 0
+    compact: bool = True
 
 
-def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> tuple[int, FlatIndex]:
-    """Write the next generation's rows and vector file; commit points the manifest at it.
+def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> int:
+    """Write the next generation's rows and vectors; commit points the manifest at them.
 
-    Returns the new generation and its vector index (the next commit of a run starts
-    from it instead of reading the file back).
+    The vectors go to a new base file (``commit.compact``) or to a delta file of this
+    commit's vectors alone, with the dropped passages listed in SQLite. Returns the new
+    generation.
     """
     db, generation = ctx.db, manifest.generation + 1
-    new_file = vectors_path(ctx.index_dir, generation)
+    compact = commit.compact or commit.rebuild
+    new_file = (vectors_path if compact else delta_path)(ctx.index_dir, generation)
     moved = clear_the_way(new_file)
     if moved is not None:
         ctx.progress.warn(f"{new_file.name} is not a file: moved it to {moved.name}")
     with store.transaction(db):
-        index, dropped_passages = _swap_rows(ctx, commit)
-        size = index.save(new_file, before_replace=lambda: checkpoint("vector_tmp"))
-        side = None
-        if commit.final:
-            previous = vectors_path(ctx.index_dir, manifest.generation)
-            side = vectors.write_ann(index, new_file, previous=previous)
+        if compact:
+            index, dropped_passages = _swap_rows(ctx, commit)
+            vectors_of = _write_base(ctx, manifest, commit, index, new_file)
         else:
-            ivf.ann_path(new_file).unlink(missing_ok=True)  # a killed run's leftover
+            index, dropped_passages = _add_rows(ctx, commit)
+            vectors_of = _write_delta(ctx, manifest, index, new_file)
         checkpoint("vectors")
         taken = manifest.lexicon_passages
         lexicon_passages = None if taken is UNRECORDED else taken
@@ -90,7 +96,8 @@ def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> tu
         ):
             lexicon_passages, churn = store.refresh_lexicon(db), 0
         chunker, views = commit.versions or (CHUNKER_VERSION, VIEWS_VERSION)
-        next_manifest = Manifest(
+        next_manifest = replace(
+            vectors_of,
             model=ctx.model,
             dim=commit.dim,
             normalized="true",
@@ -98,12 +105,6 @@ def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> tu
             chunker=chunker,
             views=views,
             generation=generation,
-            vectors=new_file.name,
-            vector_count=index.count,
-            vector_bytes=size,
-            vector_stat=file_stat(new_file.stat()),
-            ann_bytes=side.stat().st_size if side else None,
-            concentration=index.concentration(),
             lexicon_passages=lexicon_passages,
             lexicon_churn=churn,
             sentences=commit.sentence_flag,
@@ -112,7 +113,55 @@ def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> tu
         )
         store.write_manifest(db, next_manifest)
     checkpoint("committed")
-    return generation, index
+    return generation
+
+
+def _write_base(
+    ctx: RunContext, manifest: Manifest, commit: Commit, index: FlatIndex, new_file: Path
+) -> Manifest:
+    """Write ``index`` as the new base file (and, on a run's last commit, its sidecar);
+    returns the manifest fields that describe the vectors now (no deltas, none removed)."""
+    size = index.save(new_file, before_replace=lambda: checkpoint("vector_tmp"))
+    side = None
+    if commit.final:
+        previous = vectors.committed_path(ctx.index_dir, manifest) if manifest.generation else None
+        side = vectors.write_ann(index, new_file, previous=previous)
+    else:
+        ivf.ann_path(new_file).unlink(missing_ok=True)  # a killed run's leftover
+    store.clear_removed(ctx.db)
+    return Manifest(
+        vectors=new_file.name,
+        vector_count=index.count,
+        vector_bytes=size,
+        vector_stat=file_stat(new_file.stat()),
+        ann_bytes=side.stat().st_size if side else None,
+        concentration=index.concentration(),
+    )
+
+
+def _write_delta(ctx: RunContext, manifest: Manifest, delta: FlatIndex, new_file: Path) -> Manifest:
+    """Write ``delta`` (this commit's vectors alone) beside the base, which stays as it
+    is; returns the manifest with the delta appended and the removed count. The
+    concentration is the base's (a delta small enough not to compact moves it little)."""
+    written = manifest.deltas
+    if delta.count:
+        size = delta.save(new_file, before_replace=lambda: checkpoint("vector_tmp"))
+        entry = Delta(new_file.name, delta.count, size, file_stat(new_file.stat()))
+        written = f"{written} {entry.text}".strip()
+    return replace(manifest, deltas=written, removed_passages=store.count_removed(ctx.db))
+
+
+def _add_rows(ctx: RunContext, commit: Commit) -> tuple[FlatIndex, int]:
+    """Inside the commit's transaction, without touching the base file: drop the old rows
+    (their passages listed as removed) and insert the new; returns the delta index of the
+    new vectors and how many passages went."""
+    db, dim = ctx.db, commit.dim
+    dropped = store.passage_ids_of(db, commit.dropped)
+    store.record_removed(db, dropped)
+    store.delete_documents(db, commit.dropped)
+    delta = FlatIndex.empty(dim)
+    _insert_items(ctx, commit, delta)
+    return delta, len(dropped)
 
 
 def _swap_rows(ctx: RunContext, commit: Commit) -> tuple[FlatIndex, int]:
@@ -125,17 +174,22 @@ def _swap_rows(ctx: RunContext, commit: Commit) -> tuple[FlatIndex, int]:
         index = FlatIndex.empty(dim)
     else:
         current = commit.current  # a file of the previous layout is written as float16
-        index = current.compact() if current is not None else vectors_from_cache(db, ctx.model, dim)
+        index = current.merged() if current is not None else vectors_from_cache(db, ctx.model, dim)
         dropped = np.array(store.passage_ids_of(db, commit.dropped), dtype=np.int64)
         dropped_passages = len(dropped)
         index.remove(vectors.all_window_ids(dropped))
         store.delete_documents(db, commit.dropped)
-    for item in commit.items:
-        ids = store.insert_document(db, item.doc, item.file_hash, item.rows, item.file_stat)
-        views = [row.view_hashes for row in item.rows]
-        add_passages(db, index, ctx.model, dim, zip(ids, views, strict=True))
-        checkpoint("rows")
+    _insert_items(ctx, commit, index)
     return index, dropped_passages
+
+
+def _insert_items(ctx: RunContext, commit: Commit, index: FlatIndex) -> None:
+    """Insert the commit's documents and add their cached vectors to ``index``."""
+    for item in commit.items:
+        ids = store.insert_document(ctx.db, item.doc, item.file_hash, item.rows, item.file_stat)
+        views = [row.view_hashes for row in item.rows]
+        add_passages(ctx.db, index, ctx.model, commit.dim, zip(ids, views, strict=True))
+        checkpoint("rows")
 
 
 def add_passages(
@@ -178,7 +232,7 @@ def vectors_from_cache(db: sqlite3.Connection, model: str, dim: int) -> FlatInde
     return index
 
 
-def current_vectors(ctx: RunContext, manifest: Manifest) -> tuple[FlatIndex | None, str]:
+def current_vectors(ctx: RunContext, manifest: Manifest) -> tuple[SegmentedIndex | None, str]:
     """The committed generation's vectors, or None and why they cannot be used.
 
     The rule every reader applies (``qa.vectors.generation``) plus a sample compared with
@@ -211,8 +265,10 @@ def recorded_formats(manifest: Manifest) -> tuple[str, str] | None:
     return manifest.chunker, manifest.views
 
 
-def remove_stale_vectors(index_dir: Path, generation: int) -> None:
-    """Keep the current and previous generation (a reader may still be opening it).
+def remove_stale_vectors(index_dir: Path, manifest: Manifest) -> None:
+    """Keep the committed generation's vector files and the previous generation's (a
+    reader may still be opening them; one that finds a file gone reads the newer
+    manifest).
 
     Also removes what a killed run left: temp files, and files of generations that were
     written but never committed (no reader can have been told about those). Only plain
@@ -220,9 +276,10 @@ def remove_stale_vectors(index_dir: Path, generation: int) -> None:
     (``.damaged-``) is the user's, and a file that cannot be removed now is left for
     the next run (a warning, never a failed run: the generation is committed).
     """
+    keep = vectors.referenced(index_dir, manifest)
     for path in sorted(index_dir.glob("vectors-*.faiss*")):
         stem = path.name.split(".")[0].removeprefix("vectors-")
-        stale = stem.isdigit() and not generation - 1 <= int(stem) <= generation
+        stale = stem.isdigit() and int(stem) != manifest.generation - 1 and path not in keep
         if not (path.name.endswith(TEMP_SUFFIX) or stale) or SET_ASIDE in path.name:
             continue
         if path.is_symlink() or not path.is_file():

@@ -53,7 +53,7 @@ from qa.index.sources import (
 from qa.ingest import CHUNKER_VERSION
 from qa.locations import db_path, generation_passages
 from qa.store import UNRECORDED, Manifest, StoredFile
-from qa.vectors import FlatIndex
+from qa.vectors.ivf import ANN_MIN_VECTORS
 from qa.views import VIEWS_VERSION
 
 
@@ -188,7 +188,6 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
     plan: Plan[Parsed] = Plan(
         recorded, listed, reparse=reparse, part_passages=part_passages, unreadable=unreadable
     )
-    current: FlatIndex | None = None  # the vector index of the generation last committed
     jobs = _to_read(ctx, plan, listed.values(), None if reparse else recorded)
     for outcome in read_all(jobs, locations.parse_workers()):
         item = _accept(ctx, plan, outcome)
@@ -198,19 +197,19 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
         checkpoint("parsed")
         if part is not None:
             step = _Step(final=False, reparse=reparse, part=plan.parts)
-            generation, current = _commit(ctx, part, step, current)
-            remove_stale_vectors(ctx.index_dir, generation)
+            _commit(ctx, part, step)
+            remove_stale_vectors(ctx.index_dir, store.read_manifest(ctx.db))
     if rebuild and plan.unread:  # files it may not read: a rebuild, one commit, can still stop
         _check_removal(known, listed, [*unreadable, *plan.unread], True, options.allow_removal)
     last = _Step(final=True, rebuild=rebuild, parted=plan.parts > 0)
-    generation, _ = _commit(ctx, plan.rest(), last, current)
+    generation = _commit(ctx, plan.rest(), last)
     if plan.restat:
         with store.transaction(ctx.db):
             store.record_file_stats(ctx.db, plan.restat)
     _tally(ctx, plan, generation, known if rebuild else None)
     if pending:
         ctx.summary.resumed = resumed_note(pending, len(known), plan.parsed)
-    remove_stale_vectors(ctx.index_dir, generation)
+    remove_stale_vectors(ctx.index_dir, store.read_manifest(ctx.db))
 
 
 def _check_removal(
@@ -289,18 +288,17 @@ def _accept(ctx: RunContext, plan: Plan[Parsed], outcome: Outcome) -> Parsed | N
     return item
 
 
-def _commit(
-    ctx: RunContext, part: Part[Parsed], step: _Step, current: FlatIndex | None
-) -> tuple[int, FlatIndex | None]:
+def _commit(ctx: RunContext, part: Part[Parsed], step: _Step) -> int:
     """Embed what ``part`` needs and commit it as the next generation: the one path of a
-    part and of a run's last commit. Returns the generation now committed and its vector
-    index (None when a last commit had nothing to write and did not read the file).
+    part and of a run's last commit. Returns the generation now committed.
 
     A part leaves the whole-index work to the run's last commit: the lexicon refresh and
     the approximate sidecar (readers search exactly meanwhile), and, while a re-parse is
     under way, the chunker and view versions, so a killed run re-parses what is left.
-    A last commit writes nothing when nothing changed, unless the vector file is damaged
-    (then rebuilt from the cache) or the manifest lacks what this Pilcrow records.
+    A last commit writes nothing when nothing changed, unless the vector files are
+    damaged (then rebuilt from the cache) or the manifest lacks what this Pilcrow records.
+    The committed vectors are read only when the base is rewritten, or when their stat is
+    not as committed (any write changes it): then checked, to be repaired if need be.
     """
     manifest = store.read_manifest(ctx.db)
     backfill = step.final and not step.rebuild and backfill_due(manifest, ctx.model)
@@ -309,17 +307,17 @@ def _commit(
     dim, pooled = embed_missing(ctx, texts, jobs, manifest, rebuild=step.rebuild)
     flag = next_sentence_flag(manifest, ctx.model, pooled, recomputed=backfill or step.rebuild)
     due = not step.final or _commit_due(manifest, part, step, flag)
-    damage = ""
-    # A no-op run trusts a vector file whose stat is as committed (any write changes it);
-    # otherwise the file is read and checked, to be repaired if need be.
-    if (manifest.generation and not step.rebuild and current is None) and (
-        due or not vectors.as_committed(ctx.index_dir, manifest)
+    compact = _compacts(ctx.db, manifest, part, step)
+    current, damage = None, ""
+    if (manifest.generation and not step.rebuild) and (
+        (due and compact) or not vectors.as_committed(ctx.index_dir, manifest)
     ):
         current, damage = current_vectors(ctx, manifest)
+        compact = compact or current is None  # damaged: a new base from the cache
     if damage:
         repaired(ctx.summary, ctx.progress, damage)
     if not (due or damage):
-        return manifest.generation, current
+        return manifest.generation
     versions = recorded_formats(manifest) if step.reparse and not step.final else None
     commit = Commit(
         items=part.items,
@@ -331,8 +329,29 @@ def _commit(
         final=step.final,
         versions=versions,
         part=step.part,
+        compact=compact,
     )
     return commit_generation(ctx, manifest, commit)
+
+
+def _compacts(db: sqlite3.Connection, manifest: Manifest, part: Part[Parsed], step: _Step) -> bool:
+    """Whether this commit rewrites the base vector file (``vectors.should_compact``):
+    always for a rebuild, a first commit or a removed list that is not the manifest's."""
+    if step.rebuild or not manifest.generation or manifest.vector_count is None:
+        return True
+    if store.count_removed(db) != manifest.removed_passages:
+        return True
+    adding = sum(len(row.view_hashes) for item in part.items for row in item.rows)
+    removed = manifest.removed_passages + len(store.passage_ids_of(db, part.dropped))
+    base = manifest.vector_count
+    return vectors.should_compact(
+        base=base,
+        deltas=[delta.count for delta in manifest.delta_files],
+        adding=adding,
+        removed=removed,
+        final=step.final,
+        sidecar_due=manifest.ann_bytes is None and base >= ANN_MIN_VECTORS,
+    )
 
 
 def _commit_due(manifest: Manifest, part: Part[Parsed], step: _Step, flag: str) -> bool:

@@ -8,7 +8,8 @@ writes the next one.
 Modules, one concern each: ``schema`` (numbered migrations), ``connection`` (open,
 identity, SQLite errors as ``QAError``), ``sql`` (transactions, ``IN`` lists), ``manifest``
 (the typed ``Manifest``), ``documents`` (rows and filter SQL), ``lexicon`` (BM25 document
-frequencies), ``codec`` (int8 vectors with a scale: what the cache stores) and ``cache``
+frequencies), ``removals`` (passages whose vectors older vector files still
+hold), ``codec`` (int8 vectors with a scale: what the cache stores) and ``cache``
 (embeddings and sentence vectors). Callers use the names below:
 ``from qa import store; store.connect(...)``.
 """
@@ -58,7 +59,8 @@ from qa.store.documents import (
 )
 from qa.store.lexicon import LEXICON_DRIFT, lexicon_frequencies, lexicon_stale, refresh_lexicon
 from qa.store.manifest import UNRECORDED, Manifest, Unrecorded, read_manifest, write_manifest
-from qa.store.sql import transaction
+from qa.store.removals import clear_removed, count_removed, record_removed, removed_passages
+from qa.store.sql import snapshot, transaction
 
 __all__ = [
     "EMBEDDING_ERROR",
@@ -75,7 +77,9 @@ __all__ = [
     "cached_hashes",
     "cached_sentence_keys",
     "citing",
+    "clear_removed",
     "connect",
+    "count_removed",
     "counts",
     "delete_all_documents",
     "delete_documents",
@@ -101,10 +105,13 @@ __all__ = [
     "put_sentence_vectors",
     "read_manifest",
     "record_file_stats",
+    "record_removed",
     "refresh_lexicon",
+    "removed_passages",
     "sample_view_hashes",
     "sentence_sources",
     "set_aside",
+    "snapshot",
     "transaction",
     "unit_rows",
     "unsound_embeddings",

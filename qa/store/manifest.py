@@ -19,6 +19,29 @@ from dataclasses import dataclass, fields
 from enum import Enum
 
 
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """One committed delta vector file: its name, vector count, size and stat as written
+    (the same facts the manifest keeps of the base file), so a no-op run and a reader
+    trust it by the same rules."""
+
+    name: str
+    count: int
+    size: int
+    stat: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}|{self.count}|{self.size}|{self.stat}"
+
+    @classmethod
+    def parse(cls, text: str) -> Delta | None:
+        parts = text.split("|")
+        if len(parts) != 4 or not (parts[1].isdigit() and parts[2].isdigit()) or not parts[0]:
+            return None
+        return cls(parts[0], int(parts[1]), int(parts[2]), parts[3])
+
+
 class Unrecorded(Enum):
     """A key absent from the manifest, where absent means something else than "none"."""
 
@@ -60,6 +83,20 @@ class Manifest:
     # The part a run committed last when that run has not made its final commit yet (it
     # was killed): the next run says it resumes. 0: none (an older index reads so too).
     parts_pending: int = 0
+    # The delta vector files committed since ``vectors`` (the base) was written, oldest
+    # first, as ``Delta.text`` values joined by spaces (``qa.vectors.segments``); "": none.
+    deltas: str = ""
+    removed_passages: int = 0  # rows of ``vector_removals``: passages gone since the base
+
+    @property
+    def delta_files(self) -> tuple[Delta, ...]:
+        """The committed delta files, oldest first (an unparsable entry reads as none:
+        the vector checks then find the generation's vectors incomplete)."""
+        return tuple(d for d in map(Delta.parse, self.deltas.split()) if d is not None)
+
+    @property
+    def delta_vectors(self) -> int:
+        return sum(d.count for d in self.delta_files)
 
     @property
     def is_empty(self) -> bool:
@@ -96,6 +133,8 @@ class Manifest:
             sentences=values.get("sentences", ""),
             updated_at=values.get("updated_at", ""),
             parts_pending=number("parts_pending") or 0,
+            deltas=values.get("deltas", ""),
+            removed_passages=number("removed_passages") or 0,
         )
 
     def to_values(self) -> dict[str, str]:
@@ -121,7 +160,7 @@ def _text(key: str, value: object) -> str | None:
 
 # Keys whose "none" is written as no row at all, so a commit deletes them (a manifest
 # row is otherwise only ever upserted, and an old value would outlive its commit).
-_CLEARED = ("parts_pending",)
+_CLEARED = ("parts_pending", "deltas", "removed_passages")
 
 
 def _real(text: str) -> float:

@@ -174,6 +174,14 @@ def _m6(db: sqlite3.Connection) -> None:
     )
 
 
+def _m7(db: sqlite3.Connection) -> None:
+    # Schema 7: the passages removed since the base vector file was written. A small
+    # commit appends a delta vector file instead of rewriting the base; the vectors of the
+    # passages it drops stay in the older files and readers skip them by this list, which
+    # the commit that next rewrites the base (``qa.vectors.segments``) empties.
+    db.execute("CREATE TABLE IF NOT EXISTS vector_removals(passage_id INTEGER PRIMARY KEY)")
+
+
 _REENCODE_BATCH = 4096  # cached vectors re-encoded per numpy pass
 
 
@@ -197,7 +205,7 @@ def _reencoded(rows: sqlite3.Cursor) -> Iterator[tuple[str, str, float, bytes]]:
                 yield model, text_hash, float(scale), code.tobytes()
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5, _m6]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5, _m6, _m7]
 """Numbered schema migrations; migration i brings ``user_version`` from i to i+1."""
 
 VERSION = len(MIGRATIONS)  # the schema this Pilcrow writes and reads

@@ -50,3 +50,18 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
                 log.debug("rollback failed", exc_info=True)
         raise
     db.execute("COMMIT")
+
+
+@contextmanager
+def snapshot(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A read transaction (``BEGIN DEFERRED``): its statements see one committed state,
+    and it takes no write lock. Inside the caller's transaction, that one."""
+    if db.in_transaction:
+        yield db
+        return
+    db.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        if db.in_transaction:
+            db.execute("COMMIT")

@@ -2,8 +2,9 @@
 
 ``base`` holds the id rules and the small ``VectorIndex`` interface (add, remove, search,
 save, open); ``flat`` the exact index every generation writes, ``vectors-NNNNNN.faiss``;
-``ivf`` its approximate sidecar at scale; ``generation`` the one rule that decides
-whether the committed file can be trusted. Files are written whole (``qa.fsutil``) and
+``ivf`` its approximate sidecar at scale; ``segments`` the base file plus the small
+delta files commits add beside it; ``generation`` the one rule that decides whether the
+committed files can be trusted. Files are written whole (``qa.fsutil``) and
 named by generation, so a reader sees the old index or the new one, never half of each.
 FAISS is imported only where it is used.
 """
@@ -20,14 +21,18 @@ from qa.vectors.generation import (
     open_checked,
     open_committed,
     open_for_search,
+    open_segments,
     open_verified,
+    referenced,
 )
 from qa.vectors.ivf import IVFIndex, write_ann
+from qa.vectors.segments import SegmentedIndex, should_compact
 
 __all__ = [
     "WINDOWS",
     "FlatIndex",
     "IVFIndex",
+    "SegmentedIndex",
     "VectorFileDamaged",
     "VectorIndex",
     "all_window_ids",
@@ -37,8 +42,11 @@ __all__ = [
     "open_checked",
     "open_committed",
     "open_for_search",
+    "open_segments",
     "open_verified",
     "passage_of",
+    "referenced",
+    "should_compact",
     "vector_id",
     "write_ann",
 ]

@@ -65,8 +65,10 @@ class VectorIndex(ABC):
         """Every vector id held, as int64."""
 
     @abstractmethod
-    def _search_params(self, selector: Any | None) -> Any | None:
-        """FAISS search parameters for this kind of index (None: the defaults)."""
+    def _search_params(self, selector: Any | None, *, restricts: bool = True) -> Any | None:
+        """FAISS search parameters for this kind of index (None: the defaults).
+        ``restricts``: the selector keeps a few ids (a filter), rather than skipping a
+        few (removed passages)."""
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
@@ -80,9 +82,15 @@ class VectorIndex(ABC):
             self.native.remove_ids(faiss.IDSelectorBatch(ids.astype(np.int64)))
 
     def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        *,
+        excluded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k ``(scores, vector ids)`` for one query, restricted to ``allowed`` ids if given.
+        """Top-k ``(scores, vector ids)`` for one query, restricted to ``allowed`` ids if
+        given, else without the ``excluded`` ids (vectors of removed passages).
 
         The restriction happens inside FAISS (an id selector), so a filtered search still
         returns k results when k matching vectors exist.
@@ -98,8 +106,14 @@ class VectorIndex(ABC):
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            selector = None if allowed is None else faiss.IDSelectorBatch(allowed.astype(np.int64))
-            params = self._search_params(selector)
+            selector: Any = None
+            skipped: Any = None
+            if allowed is not None:
+                selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+            elif excluded is not None and len(excluded):
+                skipped = faiss.IDSelectorBatch(excluded.astype(np.int64))
+                selector = faiss.IDSelectorNot(skipped)  # ``skipped`` must outlive it
+            params = self._search_params(selector, restricts=allowed is not None)
             if params is None:
                 scores, ids = self.native.search(q, k)
             else:

@@ -175,7 +175,7 @@ class FlatIndex(VectorIndex):
         mean = total / self.count
         return float(mean @ mean)
 
-    def _search_params(self, selector: Any | None) -> Any | None:
+    def _search_params(self, selector: Any | None, *, restricts: bool = True) -> Any | None:
         import faiss
 
         if selector is None:

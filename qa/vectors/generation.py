@@ -14,6 +14,7 @@ tolerances set by float16's precision (``qa.vectors.flat``). Any fault raises
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import stat
 from pathlib import Path
@@ -26,8 +27,9 @@ from qa.fsutil import file_stat
 from qa.locations import vectors_path
 from qa.store import Manifest
 from qa.vectors import ivf
-from qa.vectors.base import WINDOWS, VectorIndex, vector_id
+from qa.vectors.base import WINDOWS, VectorIndex, passage_of, vector_id
 from qa.vectors.flat import COMPONENT_ERROR, FlatIndex
+from qa.vectors.segments import SegmentedIndex
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ REBUILD = "rebuild with `qa index --rebuild`"
 VECTOR_TOLERANCE = COMPONENT_ERROR + store.EMBEDDING_ERROR
 MISSING = " is missing"
 ANN_CHECK_SAMPLE = 8  # cached embeddings that must find themselves in an approximate index
+_VECTOR_NAME = re.compile(r"vectors-\d{6}(\.delta)?\.faiss")  # what a manifest may name
 
 
 class VectorFileDamaged(IndexDamagedError):
@@ -71,26 +74,81 @@ class VectorFileDamaged(IndexDamagedError):
 
 
 def committed_path(index_dir: Path, manifest: Manifest) -> Path:
+    """The base vector file: the one the manifest names (written by the generation that
+    last rewrote it), or, for a manifest that names none of ours, its generation's."""
+    if _VECTOR_NAME.fullmatch(manifest.vectors) and ".delta" not in manifest.vectors:
+        return index_dir / manifest.vectors
     return vectors_path(index_dir, manifest.generation)
 
 
+def referenced(index_dir: Path, manifest: Manifest) -> set[Path]:
+    """Every file the committed generation's vectors are read from (cleanup keeps them)."""
+    base = committed_path(index_dir, manifest)
+    deltas = {index_dir / d.name for d in manifest.delta_files}
+    return {base, ivf.ann_path(base), *deltas}
+
+
 def as_committed(index_dir: Path, manifest: Manifest) -> bool:
-    """The file's stat is the one recorded at commit (any write changes it): a no-op
-    ``qa index`` trusts it without reading it."""
-    try:
-        info = committed_path(index_dir, manifest).stat()
-    except OSError:
-        return False
-    return bool(manifest.vector_stat) and manifest.vector_stat == file_stat(info)
+    """Every vector file's stat is the one recorded at commit (any write changes it): a
+    no-op ``qa index``, and a commit that only adds a delta, trust them without reading."""
+    recorded = [(committed_path(index_dir, manifest), manifest.vector_stat)]
+    recorded += [(index_dir / d.name, d.stat) for d in manifest.delta_files]
+    for path, stat_text in recorded:
+        try:
+            info = path.stat()
+        except OSError:
+            return False
+        if not stat_text or stat_text != file_stat(info):
+            return False
+    return True
 
 
 def open_committed(index_dir: Path, manifest: Manifest) -> FlatIndex:
-    """The committed generation's vector file, checked as this module describes."""
+    """The committed generation's base vector file, checked as this module describes."""
     return open_checked(
         committed_path(index_dir, manifest),
         manifest.dim,
         count=manifest.vector_count,
         size=manifest.vector_bytes,
+    )
+
+
+def open_deltas(index_dir: Path, manifest: Manifest) -> list[FlatIndex]:
+    """The committed delta files, oldest first, each checked as the base is."""
+    out = []
+    for delta in manifest.delta_files:
+        path = index_dir / delta.name
+        if not _VECTOR_NAME.fullmatch(delta.name):
+            raise VectorFileDamaged(path, ": not a vector file name the indexer writes")
+        out.append(open_checked(path, manifest.dim, count=delta.count, size=delta.size))
+    return out
+
+
+def removed_of(db: sqlite3.Connection, index_dir: Path, manifest: Manifest) -> np.ndarray:
+    """The passages removed since the base, as recorded with ``manifest``'s generation.
+
+    Read in one snapshot with the manifest's generation: a writer that committed since
+    the caller read ``manifest`` makes this raise as a vanished file does (a reader then
+    moves to the newer generation); a list of another length than the manifest's is damage.
+    """
+    with store.snapshot(db):
+        now = store.read_manifest(db)
+        removed = store.removed_passages(db)
+    path = committed_path(index_dir, manifest)
+    if now.generation and now.generation != manifest.generation:
+        raise VectorFileDamaged(path, MISSING)  # a newer generation: read that one
+    if len(removed) != manifest.removed_passages:
+        what = f": {len(removed)} passages are listed as removed, the manifest says "
+        raise VectorFileDamaged(path, what + str(manifest.removed_passages), REBUILD)
+    return removed
+
+
+def open_segments(db: sqlite3.Connection, index_dir: Path, manifest: Manifest) -> SegmentedIndex:
+    """The base file, the deltas and the removed passages of the committed generation,
+    each checked (no comparison with the cache: ``check_against_cache``)."""
+    base = open_committed(index_dir, manifest)
+    return SegmentedIndex(
+        base, open_deltas(index_dir, manifest), removed_of(db, index_dir, manifest)
     )
 
 
@@ -179,7 +237,7 @@ def _require_file(path: Path) -> None:
 
 def check_against_cache(
     db: sqlite3.Connection,
-    index: FlatIndex,
+    index: FlatIndex | SegmentedIndex,
     path: Path,
     model: str,
     sample: list[tuple[int, list[str]]],
@@ -229,23 +287,41 @@ def check_against_cache(
 
 def open_verified(
     db: sqlite3.Connection, index_dir: Path, manifest: Manifest, sample: list[tuple[int, list[str]]]
-) -> FlatIndex:
-    """``open_committed`` plus ``check_against_cache`` for ``sample``: what ``qa index``
-    asks before it builds the next generation on the file (else it rebuilds it)."""
-    index = open_committed(index_dir, manifest)
+) -> SegmentedIndex:
+    """``open_segments`` plus ``check_against_cache`` for ``sample``: what ``qa index``
+    asks before it rewrites the base from them (else it rebuilds it from the cache)."""
+    index = open_segments(db, index_dir, manifest)
     check_against_cache(db, index, committed_path(index_dir, manifest), manifest.model, sample)
     return index
 
 
 def open_for_search(db: sqlite3.Connection, index_dir: Path, manifest: Manifest) -> VectorIndex:
-    """What a searcher loads: the approximate sidecar when it can be trusted (see
-    ``ivf.trusted_sidecar``), else the committed file, checked."""
+    """What a searcher loads: the approximate sidecar of the base when it can be trusted
+    (see ``ivf.trusted_sidecar``), else the base file, checked; with the deltas and the
+    removed passages when there are any."""
     path = committed_path(index_dir, manifest)
     _require_file(path)
-    side = ivf.ann_path(path)
+    deltas = open_deltas(index_dir, manifest)
+    removed = removed_of(db, index_dir, manifest)
+    base = _search_base(db, index_dir, manifest, deltas, removed)
+    if not deltas and not len(removed):
+        return base
+    return SegmentedIndex(base, deltas, removed)
+
+
+def _search_base(
+    db: sqlite3.Connection,
+    index_dir: Path,
+    manifest: Manifest,
+    deltas: list[FlatIndex],
+    removed: np.ndarray,
+) -> VectorIndex:
+    """The sidecar of the base file when it can be trusted, else the base file."""
+    side = ivf.ann_path(committed_path(index_dir, manifest))
     if manifest.ann_bytes is None or not side.exists():  # None: a crash's leftover
         return open_committed(index_dir, manifest)
-    samples = _sidecar_samples(db, manifest, side)
+    elsewhere = np.concatenate([removed, *(np.unique(passage_of(d.ids())) for d in deltas)])
+    samples = _sidecar_samples(db, manifest, side, elsewhere)
     if samples is None:
         return open_committed(index_dir, manifest)
     ann_bytes = manifest.ann_bytes if isinstance(manifest.ann_bytes, int) else None
@@ -254,15 +330,17 @@ def open_for_search(db: sqlite3.Connection, index_dir: Path, manifest: Manifest)
 
 
 def _sidecar_samples(
-    db: sqlite3.Connection, manifest: Manifest, side: Path
+    db: sqlite3.Connection, manifest: Manifest, side: Path, elsewhere: np.ndarray
 ) -> list[tuple[int, np.ndarray]] | None:
-    """``(vector id, cached embedding)`` of a few first windows, or None when the cache
+    """``(vector id, cached embedding)`` of a few first windows of passages the base holds
+    (not those added in a delta or removed since: ``elsewhere``), or None when the cache
     cannot be read (any doubt about the sidecar means exact search)."""
     try:
         sample = store.sample_view_hashes(db, ANN_CHECK_SAMPLE)
-        firsts = [hs[0] for _, hs in sample if hs]
+        sample = [(pid, hs) for pid, hs in sample if hs and not np.isin(pid, elsewhere)]
+        firsts = [hs[0] for _, hs in sample]
         cache = store.get_embeddings(db, manifest.model, firsts, manifest.dim)
     except (QAError, ValueError) as exc:
         log.warning("cannot check %s (%s); searching exactly", side, exc)
         return None
-    return [(vector_id(pid, 0), cache[hs[0]]) for pid, hs in sample if hs and hs[0] in cache]
+    return [(vector_id(pid, 0), cache[hs[0]]) for pid, hs in sample if hs[0] in cache]

@@ -104,15 +104,17 @@ class IVFIndex(VectorIndex):
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
-    def _search_params(self, selector: Any | None) -> Any | None:
+    def _search_params(self, selector: Any | None, *, restricts: bool = True) -> Any | None:
         """ANN_NPROBE lists, or all of them when filtered (a filter can leave few candidates
         in the probed lists; scanning every list with the id selector is exact over the
-        allowed vectors and still cheap)."""
+        allowed vectors and still cheap). A selector that only skips removed passages
+        (``restricts`` False) leaves nearly every candidate: the usual lists."""
         import faiss
 
         nlist = faiss.extract_index_ivf(self.native).nlist
         params: Any = faiss.SearchParametersIVF()
-        params.nprobe = nlist if selector is not None else min(ANN_NPROBE, nlist)
+        full = selector is not None and restricts
+        params.nprobe = nlist if full else min(ANN_NPROBE, nlist)
         if selector is not None:
             params.sel = selector
         return params
