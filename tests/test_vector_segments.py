@@ -218,3 +218,26 @@ def test_a_searcher_at_an_older_generation_moves_to_the_delta(corpus: Path, tmp_
         assert isinstance(searcher.vectors, vectors.SegmentedIndex)
     finally:
         searcher.close()
+
+
+def test_a_part_commit_writes_its_own_vectors_not_the_earlier_parts(
+    cables_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[tuple[str, int]] = []
+    real_save = FlatIndex.save
+
+    def recorded(self: FlatIndex, path: Path, **kwargs: object) -> int:
+        writes.append((path.name, self.count))
+        return real_save(self, path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FlatIndex, "save", recorded)
+    monkeypatch.setenv("PILCROW_GENERATION_PASSAGES", "5")  # parts are whole documents
+    summary = build_index(cables_corpus, tmp_path / "index")
+    final = _manifest(tmp_path / "index")
+    total = final.vector_count + final.delta_vectors
+    deltas = [count for name, count in writes if ".delta." in name]
+    assert summary.generation >= len(writes) >= 8 and len(deltas) >= len(writes) // 2
+    assert max(deltas) < total / 3  # a part's own vectors, never the index's
+    # A rewrite per part would write ~parts/2 times the index; segments, a few times.
+    assert sum(count for _, count in writes) <= 4 * total, writes
+    assert check_index(tmp_path / "index").ok
