@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.embed import SpanEmbedder
-from qa.highlight.sentences import highlight_spans, sentence_key, view_ranges
+from qa.highlight.sentences import Span, highlight_spans, sentence_key, view_ranges
 from qa.models import SentenceVectors
 from qa.views import text_hash, view_prefix, views_of
 
@@ -31,6 +31,7 @@ class SentenceJob:
     prefix: str
     views: tuple[str, ...]
     view_hashes: tuple[str, ...]
+    spans: tuple[Span, ...] = ()  # highlight_spans(text), found once by job_for
 
 
 def job_for(
@@ -40,25 +41,31 @@ def job_for(
     heading: str,
     passage_text_hash: str,
     view_hashes: Sequence[str],
+    views: Sequence[str] | None = None,
 ) -> SentenceJob | None:
     """The job for a passage, or None when it has nothing to choose between.
 
     A passage of one sentence highlights that sentence without vectors; a passage whose
     stored view hashes are not the views rebuilt here (a format change under way) is
-    left to query-time embedding rather than given vectors of other text.
+    left to query-time embedding rather than given vectors of other text. ``views``: the
+    texts of ``view_hashes`` when the caller has them (a passage just parsed), so they
+    are not built and hashed a second time.
     """
-    if len(highlight_spans(text)) < 2 or not search_text.split():
+    spans = tuple(highlight_spans(text))
+    if len(spans) < 2 or not search_text.split():
         return None
-    views = tuple(views_of(title, heading, search_text)[: len(view_hashes)])
-    if tuple(text_hash(v) for v in views) != tuple(view_hashes):
-        return None
+    if views is None:
+        views = tuple(views_of(title, heading, search_text)[: len(view_hashes)])
+        if tuple(text_hash(v) for v in views) != tuple(view_hashes):
+            return None
     return SentenceJob(
         key=sentence_key(passage_text_hash, view_hashes),
         text=text,
         search_text=search_text,
         prefix=view_prefix(title, heading),
-        views=views,
+        views=tuple(views),
         view_hashes=tuple(view_hashes),
+        spans=spans,
     )
 
 
@@ -72,7 +79,7 @@ def embed_jobs(
     ranges: list[list[tuple[int, int, int]]] = []
     spans_of_job: list[list[tuple[int, int]]] = []
     for job in jobs:
-        spans = highlight_spans(job.text)
+        spans = list(job.spans) if job.spans else highlight_spans(job.text)
         spans_of_job.append(spans)
         per_view = view_ranges(job.text, job.search_text, job.prefix, spans, len(job.views))
         texts.extend(job.views)

@@ -217,8 +217,15 @@ def sentence_jobs(
     jobs: dict[str, SentenceJob] = {}
     for item in items:
         for p, row in zip(item.doc.passages, item.rows, strict=True):
+            views = [item.texts[h] for h in row.view_hashes]  # as parsed: no rebuild
             job = job_for(
-                p.text, row.search_text, item.doc.title, p.heading, row.text_hash, row.view_hashes
+                p.text,
+                row.search_text,
+                item.doc.title,
+                p.heading,
+                row.text_hash,
+                row.view_hashes,
+                views,
             )
             if job:
                 jobs.setdefault(job.key, job)
