@@ -10,14 +10,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
+import qa.index.commit
 from qa import store, vectors
 from qa.check import check_index
 from qa.factory import build_index, open_searcher
 from qa.locations import db_path, delta_path, vectors_path
-from qa.vectors import FlatIndex, SegmentedIndex, should_compact
+from qa.vectors import FlatIndex, SegmentedIndex, Segments, should_compact
+from qa.vectors.basefile import BaseFile, write_base
 from qa.vectors.segments import COMPACT_DELTAS, DELTA_SEARCH_MAX
 from tests.conftest import SAMPLE_CABLES, SEEDS, cable_path
 
@@ -96,9 +99,36 @@ def test_segments_search_as_one_index_without_the_removed_passages() -> None:
     allowed = np.array([101 * 16, 105 * 16, 204 * 16], dtype=np.int64)
     _, ids = segmented.search(_unit(rng, 1)[0], 5, allowed)
     assert sorted(ids.tolist()) == [101 * 16, 204 * 16]  # 105 was removed
-    assert segmented.vector(105 * 16) is None and segmented.vector(204 * 16) is not None
-    merged = segmented.merged()
-    assert sorted(merged.ids().tolist()) == sorted(whole.ids().tolist())
+
+
+def test_a_compaction_streams_the_live_vectors_into_the_file_a_merge_would_write(
+    tmp_path: Path,
+) -> None:
+    """The base read in place plus a delta, less removed and dropped passages, written
+    block by block: the same bytes as FAISS writes for the merged index."""
+    rng = np.random.default_rng(8)
+    base_vecs, delta_vecs = _unit(rng, 300), _unit(rng, 20)
+    base_ids = np.arange(100, 400, dtype=np.int64) * 16
+    delta_ids = np.arange(500, 520, dtype=np.int64) * 16
+    base, delta = FlatIndex.empty(8), FlatIndex.empty(8)
+    base.add(base_ids, base_vecs)
+    delta.add(delta_ids, delta_vecs)
+    base.save(tmp_path / "base.faiss")
+    stored = BaseFile.open(tmp_path / "base.faiss")
+    assert stored is not None and stored.count == 300
+    segments = Segments(stored, [delta], np.array([100, 150, 503], dtype=np.int64))
+    assert segments.vector(150 * 16) is None and segments.vector(504 * 16) is not None
+    dropped = np.array([101, 510], dtype=np.int64)
+    size, count, _ = write_base(tmp_path / "new.faiss", 8, segments.live_blocks(dropped))
+
+    gone = np.array([100, 150, 503, 101, 510])
+    want = FlatIndex.empty(8)
+    for ids, vecs in ((base_ids, base_vecs), (delta_ids, delta_vecs)):
+        live = ~np.isin(ids // 16, gone)
+        want.add(ids[live], vecs[live])
+    assert count == want.count == 320 - 5
+    assert (tmp_path / "new.faiss").read_bytes() == faiss.serialize_index(want.native).tobytes()
+    assert size == (tmp_path / "new.faiss").stat().st_size
 
 
 # -- through the indexer ----------------------------------------------------------------
@@ -230,7 +260,13 @@ def test_a_part_commit_writes_its_own_vectors_not_the_earlier_parts(
         writes.append((path.name, self.count))
         return real_save(self, path, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(FlatIndex, "save", recorded)
+    def recorded_base(path: Path, dim: int, blocks, **kwargs):  # type: ignore[no-untyped-def]
+        size, count, concentration = write_base(path, dim, blocks, **kwargs)
+        writes.append((path.name, count))
+        return size, count, concentration
+
+    monkeypatch.setattr(FlatIndex, "save", recorded)  # deltas
+    monkeypatch.setattr(qa.index.commit, "write_base", recorded_base)  # bases, streamed
     monkeypatch.setenv("PILCROW_GENERATION_PASSAGES", "5")  # parts are whole documents
     summary = build_index(cables_corpus, tmp_path / "index")
     final = _manifest(tmp_path / "index")

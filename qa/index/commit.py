@@ -10,10 +10,11 @@ vectors when they are sound, else from the embedding cache.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,12 +32,15 @@ from qa.ingest import CHUNKER_VERSION
 from qa.locations import delta_path, vectors_path
 from qa.store import UNRECORDED, Manifest
 from qa.store.manifest import Delta
-from qa.vectors import FlatIndex, SegmentedIndex, VectorFileDamaged, ivf
+from qa.vectors import FlatIndex, Segments, VectorFileDamaged, ivf
+from qa.vectors.basefile import BaseFile, write_base
 from qa.views import VIEWS_VERSION
 
 log = logging.getLogger(__name__)
 
 SET_ASIDE = ".damaged-"  # what a run moved out of the way, kept for the user
+CACHE_BLOCK = 50_000  # passages whose cached vectors are read at a time for a new base
+VectorBlock = tuple[np.ndarray, np.ndarray]  # vector ids, and their vectors or float16 codes
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,7 @@ class Commit:
     dropped: Sequence[int]
     dim: int
     sentence_flag: str
-    current: SegmentedIndex | None = None
+    current: Segments | None = None
     rebuild: bool = False
     final: bool = True
     versions: tuple[str, str] | None = None
@@ -81,8 +85,7 @@ def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> in
         ctx.progress.warn(f"{new_file.name} is not a file: moved it to {moved.name}")
     with store.transaction(db):
         if compact:
-            index, dropped_passages = _swap_rows(ctx, commit)
-            vectors_of = _write_base(ctx, manifest, commit, index, new_file)
+            vectors_of, dropped_passages = _write_base(ctx, manifest, commit, new_file)
         else:
             index, dropped_passages = _add_rows(ctx, commit)
             vectors_of = _write_delta(ctx, manifest, index, new_file)
@@ -117,26 +120,33 @@ def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> in
 
 
 def _write_base(
-    ctx: RunContext, manifest: Manifest, commit: Commit, index: FlatIndex, new_file: Path
-) -> Manifest:
-    """Write ``index`` as the new base file (and, on a run's last commit, its sidecar);
-    returns the manifest fields that describe the vectors now (no deltas, none removed)."""
-    size = index.save(new_file, before_replace=lambda: checkpoint("vector_tmp"))
+    ctx: RunContext, manifest: Manifest, commit: Commit, new_file: Path
+) -> tuple[Manifest, int]:
+    """Inside the commit's transaction: swap the rows and stream the new base file (and,
+    on a run's last commit, its sidecar); returns the manifest fields that describe the
+    vectors now (no deltas, none removed) and how many passages went."""
+    dim = commit.dim
+    blocks, dropped_passages = _swap_rows(ctx, commit)
+    size, count, concentration = write_base(
+        new_file, dim, blocks, before_replace=lambda: checkpoint("vector_tmp")
+    )
     side = None
     if commit.final:
         previous = vectors.committed_path(ctx.index_dir, manifest) if manifest.generation else None
-        side = vectors.write_ann(index, new_file, previous=previous)
+        written = BaseFile.open(new_file)
+        side = vectors.write_ann(written, new_file, previous=previous) if written else None
     else:
         ivf.ann_path(new_file).unlink(missing_ok=True)  # a killed run's leftover
     store.clear_removed(ctx.db)
-    return Manifest(
+    fields = Manifest(
         vectors=new_file.name,
-        vector_count=index.count,
+        vector_count=count,
         vector_bytes=size,
         vector_stat=file_stat(new_file.stat()),
         ann_bytes=side.stat().st_size if side else None,
-        concentration=index.concentration(),
+        concentration=concentration,
     )
+    return fields, dropped_passages
 
 
 def _write_delta(ctx: RunContext, manifest: Manifest, delta: FlatIndex, new_file: Path) -> Manifest:
@@ -164,23 +174,41 @@ def _add_rows(ctx: RunContext, commit: Commit) -> tuple[FlatIndex, int]:
     return delta, len(dropped)
 
 
-def _swap_rows(ctx: RunContext, commit: Commit) -> tuple[FlatIndex, int]:
-    """Inside the commit's transaction: drop the old rows and insert the new, with their
-    vectors; returns the next generation's vector index and how many passages went."""
+def _swap_rows(ctx: RunContext, commit: Commit) -> tuple[Iterator[VectorBlock], int]:
+    """Inside the commit's transaction: drop the old rows and insert the new; returns the
+    next base's vectors as blocks to stream (the committed live ones less the dropped
+    passages', then the commit's; from the cache when the committed ones are not sound)
+    and how many passages went."""
     db, dim = ctx.db, commit.dim
-    dropped_passages = 0
+    dropped = np.zeros(0, dtype=np.int64)
     if commit.rebuild:
         store.delete_all_documents(db)
-        index = FlatIndex.empty(dim)
     else:
-        current = commit.current  # a file of the previous layout is written as float16
-        index = current.merged() if current is not None else vectors_from_cache(db, ctx.model, dim)
         dropped = np.array(store.passage_ids_of(db, commit.dropped), dtype=np.int64)
-        dropped_passages = len(dropped)
-        index.remove(vectors.all_window_ids(dropped))
         store.delete_documents(db, commit.dropped)
-    _insert_items(ctx, commit, index)
-    return index, dropped_passages
+    added = FlatIndex.empty(dim)
+    _insert_items(ctx, commit, added)
+    own = _blocks_of(added)
+    if commit.rebuild:
+        return own, 0
+    if commit.current is None:
+        return _cache_blocks(db, ctx.model, dim), len(dropped)
+    return itertools.chain(commit.current.live_blocks(dropped), own), len(dropped)
+
+
+def _blocks_of(index: FlatIndex) -> Iterator[VectorBlock]:
+    """``index``'s vectors as one block; the generator keeps ``index`` alive while the
+    block (a view of FAISS's memory) is used."""
+    yield index.ids(), index.codes()
+
+
+def _cache_blocks(db: sqlite3.Connection, model: str, dim: int) -> Iterator[VectorBlock]:
+    """Every stored passage's cached vectors, CACHE_BLOCK passages at a time."""
+    rows = store.all_view_hashes(db)
+    while batch := list(itertools.islice(rows, CACHE_BLOCK)):
+        block = FlatIndex.empty(dim)
+        add_passages(db, block, model, dim, batch)
+        yield block.ids(), block.codes()
 
 
 def _insert_items(ctx: RunContext, commit: Commit, index: FlatIndex) -> None:
@@ -225,14 +253,7 @@ def add_passages(
     index.add(np.array(ids, dtype=np.int64), stacked)
 
 
-def vectors_from_cache(db: sqlite3.Connection, model: str, dim: int) -> FlatIndex:
-    """A vector index of every stored passage, rebuilt from the SQLite embedding cache."""
-    index = FlatIndex.empty(dim)
-    add_passages(db, index, model, dim, store.all_view_hashes(db))
-    return index
-
-
-def current_vectors(ctx: RunContext, manifest: Manifest) -> tuple[SegmentedIndex | None, str]:
+def current_vectors(ctx: RunContext, manifest: Manifest) -> tuple[Segments | None, str]:
     """The committed generation's vectors, or None and why they cannot be used.
 
     The rule every reader applies (``qa.vectors.generation``) plus a sample compared with

@@ -2,7 +2,8 @@
 
 ``base`` holds the id rules and the small ``VectorIndex`` interface (add, remove, search,
 save, open); ``flat`` the exact index every generation writes, ``vectors-NNNNNN.faiss``;
-``ivf`` its approximate sidecar at scale; ``segments`` the base file plus the small
+``basefile`` reads and writes the base file a block at a time; ``ivf`` its approximate
+sidecar at scale, written streamed by ``sidecar``; ``segments`` the base file plus the small
 delta files commits add beside it; ``generation`` the one rule that decides whether the
 committed files can be trusted. Files are written whole (``qa.fsutil``) and
 named by generation, so a reader sees the old index or the new one, never half of each.
@@ -25,14 +26,16 @@ from qa.vectors.generation import (
     open_verified,
     referenced,
 )
-from qa.vectors.ivf import IVFIndex, write_ann
-from qa.vectors.segments import SegmentedIndex, should_compact
+from qa.vectors.ivf import IVFIndex
+from qa.vectors.segments import SegmentedIndex, Segments, should_compact
+from qa.vectors.sidecar import write_ann
 
 __all__ = [
     "WINDOWS",
     "FlatIndex",
     "IVFIndex",
     "SegmentedIndex",
+    "Segments",
     "VectorFileDamaged",
     "VectorIndex",
     "all_window_ids",

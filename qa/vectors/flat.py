@@ -25,7 +25,7 @@ decode to NaN, huge or random values; zeroed codes to 0), so the checks still ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,23 +141,18 @@ class FlatIndex(VectorIndex):
             out.add(ids[start : start + CHUNK], block)
         return out
 
-    def not_unit_length(self, chunk: int = CHUNK) -> int:
-        """How many stored vectors are not unit length (garbage bytes in the file show here).
-
-        Every vector we store is normalised, so this catches in-place corruption of the
-        codes that still deserialises; it reads them once, in chunks, straight from the
-        stored float16 (or float32) values. NORM_TOLERANCE allows for fp16 rounding.
-        """
+    def code_blocks(self, chunk: int = CHUNK) -> Iterator[np.ndarray]:
+        """The stored values (float16, or float32 for the previous layout), ``chunk`` rows
+        at a time in storage order: views of FAISS's memory, as ``codes`` is."""
         data = self.codes()
-        bad = 0
         for start in range(0, len(data), chunk):
-            block = data[start : start + chunk]
-            with np.errstate(all="ignore"):
-                norms = np.einsum("ij,ij->i", block, block, dtype=np.float64)
-            bad += int(np.count_nonzero(~(np.abs(norms - 1.0) <= NORM_TOLERANCE)))
-        return bad
+            yield data[start : start + chunk]
 
-    def concentration(self, chunk: int = CHUNK) -> float:
+    def not_unit_length(self) -> int:
+        """How many stored vectors are not unit length (``not_unit_length``)."""
+        return not_unit_length(self.code_blocks())
+
+    def concentration(self) -> float:
         """Squared norm of the mean stored vector: the mean cosine between two random vectors.
 
         Near 0 when the model spreads the corpus over many directions (web pages,
@@ -166,14 +161,7 @@ class FlatIndex(VectorIndex):
         register, one topic), where the embeddings tell paragraphs apart poorly and exact
         words matter more. Fusion uses it as a per-index prior (``qa.search.rank.dense_prior``).
         """
-        if self.count == 0:
-            return 0.0
-        data = self.codes()
-        total = np.zeros(self.dim, dtype=np.float64)
-        for start in range(0, self.count, chunk):
-            total += data[start : start + chunk].sum(axis=0, dtype=np.float64)
-        mean = total / self.count
-        return float(mean @ mean)
+        return mean_square(self.code_blocks(), self.dim, self.count)
 
     def _search_params(self, selector: Any | None, *, restricts: bool = True) -> Any | None:
         import faiss
@@ -183,3 +171,29 @@ class FlatIndex(VectorIndex):
         params = faiss.SearchParameters()
         params.sel = selector
         return params
+
+
+def not_unit_length(blocks: Iterable[np.ndarray]) -> int:
+    """How many of the stored vectors in ``blocks`` are not unit length.
+
+    Every vector we store is normalised, so this catches in-place corruption of the
+    codes that still deserialises (garbage bytes show here); it reads the stored float16
+    (or float32) values once, a block at a time. NORM_TOLERANCE allows for fp16 rounding.
+    """
+    bad = 0
+    for block in blocks:
+        with np.errstate(all="ignore"):
+            norms = np.einsum("ij,ij->i", block, block, dtype=np.float64)
+        bad += int(np.count_nonzero(~(np.abs(norms - 1.0) <= NORM_TOLERANCE)))
+    return bad
+
+
+def mean_square(blocks: Iterable[np.ndarray], dim: int, count: int) -> float:
+    """Squared norm of the mean of ``count`` stored vectors of ``dim`` given in ``blocks``."""
+    if count == 0:
+        return 0.0
+    total = np.zeros(dim, dtype=np.float64)
+    for block in blocks:
+        total += block.sum(axis=0, dtype=np.float64)
+    mean = total / count
+    return float(mean @ mean)

@@ -28,8 +28,9 @@ from qa.locations import vectors_path
 from qa.store import Manifest
 from qa.vectors import ivf
 from qa.vectors.base import WINDOWS, VectorIndex, passage_of, vector_id
+from qa.vectors.basefile import BaseFile
 from qa.vectors.flat import COMPONENT_ERROR, FlatIndex
-from qa.vectors.segments import SegmentedIndex
+from qa.vectors.segments import SegmentedIndex, Segments
 
 log = logging.getLogger(__name__)
 
@@ -143,50 +144,97 @@ def removed_of(db: sqlite3.Connection, index_dir: Path, manifest: Manifest) -> n
     return removed
 
 
-def open_segments(db: sqlite3.Connection, index_dir: Path, manifest: Manifest) -> SegmentedIndex:
-    """The base file, the deltas and the removed passages of the committed generation,
-    each checked (no comparison with the cache: ``check_against_cache``)."""
-    base = open_committed(index_dir, manifest)
-    return SegmentedIndex(
-        base, open_deltas(index_dir, manifest), removed_of(db, index_dir, manifest)
+def open_segments(db: sqlite3.Connection, index_dir: Path, manifest: Manifest) -> Segments:
+    """The base file (read in place), the deltas and the removed passages of the
+    committed generation, each checked (no comparison with the cache:
+    ``check_against_cache``)."""
+    base = open_base_checked(
+        committed_path(index_dir, manifest),
+        manifest.dim,
+        count=manifest.vector_count,
+        size=manifest.vector_bytes,
     )
+    return Segments(base, open_deltas(index_dir, manifest), removed_of(db, index_dir, manifest))
 
 
 def open_checked(
     path: Path, dim: int, *, count: int | None = None, size: int | None = None
 ) -> FlatIndex:
-    """A vector file, checked in order: present, readable, ours, ``dim``-dimensional,
-    ``size`` bytes and ``count`` vectors (when given), every vector unit length.
+    """A vector file loaded into FAISS (to be searched), checked in order: present,
+    readable, ours, ``dim``-dimensional, ``size`` bytes and ``count`` vectors (when
+    given), every vector unit length, no id repeated.
 
     A file FAISS cannot read whose size differs from the recorded one is reported as
     truncated by its size, the clearer of the two messages.
     """
+    actual = _present(path)
+    index = _load(path, actual, size)
+    _check_loaded(path, index, dim, count=count, size=size, actual=actual)
+    return index
+
+
+def open_base_checked(
+    path: Path, dim: int, *, count: int | None = None, size: int | None = None
+) -> BaseFile | FlatIndex:
+    """``open_checked`` for a reader that does not search: a file of the current layout
+    is read in place (``BaseFile``, a block at a time, so a 3 GB base is never in memory);
+    one of the previous layout, or one it cannot parse, goes through FAISS as there."""
+    actual = _present(path)
+    base = BaseFile.open(path)
+    index = base if base is not None else _load(path, actual, size)
+    _check_loaded(path, index, dim, count=count, size=size, actual=actual)
+    return index
+
+
+def _present(path: Path) -> int:
+    """The size of the file at ``path``, which this user can open (else VectorFileDamaged)."""
     _require_file(path)
     try:
-        actual = path.stat().st_size
+        return path.stat().st_size
     except FileNotFoundError as exc:  # cleaned up by a writer since _require_file
         raise VectorFileDamaged(path, MISSING) from exc
-    size_fault = f": vector file is damaged ({actual} bytes, the manifest says {size}:"
-    size_fault += " truncated or overwritten)"
+
+
+def _size_fault(actual: int, size: int | None) -> str:
+    return (
+        f": vector file is damaged ({actual} bytes, the manifest says {size}:"
+        " truncated or overwritten)"
+    )
+
+
+def _load(path: Path, actual: int, size: int | None) -> FlatIndex:
+    """The file read by FAISS, or VectorFileDamaged saying why it cannot be."""
     try:
-        index = FlatIndex.open(path)
+        return FlatIndex.open(path)
     except Exception as exc:
         log.debug("reading %s: %s", path, exc)
         if not path.exists():  # removed while FAISS read it, not damaged
             raise VectorFileDamaged(path, MISSING) from exc
         if size is not None and actual != size:  # the recorded size says what happened
-            raise VectorFileDamaged(path, size_fault) from exc
+            raise VectorFileDamaged(path, _size_fault(actual, size)) from exc
         raise VectorFileDamaged(
             path, ": vector file is damaged (truncated or not a FAISS file)"
         ) from exc
-    if not index.is_pilcrow():
+
+
+def _check_loaded(
+    path: Path,
+    index: BaseFile | FlatIndex,
+    dim: int,
+    *,
+    count: int | None,
+    size: int | None,
+    actual: int,
+) -> None:
+    """The checks after reading, in order (``open_checked``)."""
+    if isinstance(index, FlatIndex) and not index.is_pilcrow():
         kind = type(index.native).__name__
         raise VectorFileDamaged(path, f": not a Pilcrow vector file ({kind})")
     if index.dim != dim:
         what = f": vectors have dimension {index.dim}, the manifest says {dim}"
         raise VectorFileDamaged(path, what, REBUILD)
     if size is not None and actual != size:
-        raise VectorFileDamaged(path, size_fault)
+        raise VectorFileDamaged(path, _size_fault(actual, size))
     bad = index.not_unit_length()
     if bad:
         what = f": vector file is damaged ({bad} of {index.count} vectors are not unit length)"
@@ -198,10 +246,9 @@ def open_checked(
     if count is not None and index.count != count:
         what = f" holds {index.count} vectors, the manifest says {count}"
         raise VectorFileDamaged(path, what, found=index.count)
-    return index
 
 
-def _bad_ids(index: FlatIndex) -> int:
+def _bad_ids(index: BaseFile | FlatIndex) -> int:
     """How many vector ids no commit writes: repeated, or of no passage (ids start at
     one passage's worth of windows). The ids are the file's tail, so zeroed or
     overwritten last bytes show here while every vector is still unit length."""
@@ -237,7 +284,7 @@ def _require_file(path: Path) -> None:
 
 def check_against_cache(
     db: sqlite3.Connection,
-    index: FlatIndex | SegmentedIndex,
+    index: FlatIndex | Segments,
     path: Path,
     model: str,
     sample: list[tuple[int, list[str]]],
@@ -287,7 +334,7 @@ def check_against_cache(
 
 def open_verified(
     db: sqlite3.Connection, index_dir: Path, manifest: Manifest, sample: list[tuple[int, list[str]]]
-) -> SegmentedIndex:
+) -> Segments:
     """``open_segments`` plus ``check_against_cache`` for ``sample``: what ``qa index``
     asks before it rewrites the base from them (else it rebuilds it from the cache)."""
     index = open_segments(db, index_dir, manifest)

@@ -4,8 +4,9 @@ Exact search reads every vector per query: fine up to a few hundred thousand, 10
 a million on a laptop core. Above ANN_MIN_VECTORS the indexer also writes a sidecar next
 to the flat file, ``vectors-NNNNNN.faiss.ivf``: an inverted-file index (IVF, float16
 codes, the same vector ids) that searches ANN_NPROBE of its lists. The flat file stays the
-source of truth (checked, repaired, rebuilt as before); the sidecar is derived from it,
-updated incrementally from the previous generation's, and a reader that finds it missing,
+source of truth (checked, repaired, rebuilt as before); the sidecar is derived from it
+(written streamed by ``qa.vectors.sidecar``, reusing the previous generation's routing),
+read with its lists mapped, and a reader that finds it missing,
 damaged or of another count falls back to the flat file. Sizes, recall and the choice of
 IVF over HNSW (which cannot delete) are measured in docs/benchmarks.md.
 """
@@ -20,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from qa.vectors.base import VectorIndex
-from qa.vectors.flat import FlatIndex
 
 log = logging.getLogger(__name__)
 
@@ -43,55 +43,18 @@ def ann_lists(count: int) -> int:
 
 
 class IVFIndex(VectorIndex):
-    """An IVF (float16) index over the vectors of a flat index, searching ANN_NPROBE lists."""
+    """An IVF (float16) index over the vectors of a base file, searching ANN_NPROBE lists."""
 
     approximate = True
 
     @classmethod
     def open(cls, path: Path) -> IVFIndex:
+        """Read the index with its lists mapped, not loaded: a search reads the lists it
+        probes (the page cache's memory, not the process's), so ``qa ask`` over the
+        release's 3 GB of codes stays small."""
         import faiss
 
-        return cls(faiss.read_index(str(path)))
-
-    @classmethod
-    def build(
-        cls, flat: FlatIndex, previous: IVFIndex | None = None, *, chunk: int = 65536
-    ) -> IVFIndex:
-        """An IVF index over the vectors of ``flat``.
-
-        With ``previous`` (the last generation's sidecar, trained for a similar size) only
-        the difference is applied: ids it holds that ``flat`` lacks are removed, new ones
-        added. Otherwise the coarse quantiser is trained on a sample of up to 64 vectors
-        per list. The flat index's codes are decoded ``chunk`` rows at a time (its
-        float16 values are the sidecar's float16 codes again: no second rounding).
-        """
-        import faiss
-
-        ids = flat.ids()
-        nlist = ann_lists(len(ids))
-        reuse = (
-            previous is not None
-            and previous.dim == flat.dim
-            and previous.native.nlist * 2 >= nlist >= previous.native.nlist // 2
-        )
-        if reuse:
-            assert previous is not None
-            ann = previous
-            held = ann.ids()
-            ann.remove(np.setdiff1d(held, ids, assume_unique=True))
-            todo = np.flatnonzero(~np.isin(ids, held, assume_unique=True))
-        else:
-            native = faiss.index_factory(flat.dim, f"IVF{nlist},SQfp16", faiss.METRIC_INNER_PRODUCT)
-            faiss.extract_index_ivf(native).cp.niter = 10  # k-means converges enough for routing
-            rng = np.random.default_rng(0)
-            sample = np.sort(rng.choice(len(ids), min(len(ids), nlist * 64), replace=False))
-            native.train(flat.rows(sample))
-            ann = cls(native)
-            todo = np.arange(len(ids))
-        for start in range(0, len(todo), chunk):  # decoded a chunk at a time, never whole
-            rows = todo[start : start + chunk]
-            ann.native.add_with_ids(flat.rows(rows), ids[rows])
-        return ann
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP))
 
     def ids(self) -> np.ndarray:
         import faiss
@@ -118,31 +81,6 @@ class IVFIndex(VectorIndex):
         if selector is not None:
             params.sel = selector
         return params
-
-
-def write_ann(flat: FlatIndex, path: Path, previous: Path | None = None) -> Path | None:
-    """Write (or, below ANN_MIN_VECTORS, skip) the approximate sidecar of vector file ``path``.
-
-    Returns the sidecar's path, or None when none is needed. Written whole, like the flat
-    file; a failure only costs speed, never correctness.
-    """
-    if flat.count < ANN_MIN_VECTORS:
-        ann_path(path).unlink(missing_ok=True)  # a leftover of a killed run is not ours
-        return None
-    old = None
-    if previous is not None and ann_path(previous).exists():
-        try:
-            old = IVFIndex.open(ann_path(previous))
-        except Exception as exc:
-            log.warning("%s unreadable (%s); retraining", ann_path(previous), exc)
-    target = ann_path(path)
-    try:
-        IVFIndex.build(flat, old).save(target)
-    except Exception as exc:
-        log.warning("approximate index not written (%s); searches stay exact", exc)
-        target.unlink(missing_ok=True)
-        return None
-    return target
 
 
 def trusted_sidecar(

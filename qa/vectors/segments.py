@@ -14,12 +14,13 @@ never scan many deltas or many dead vectors.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from qa.vectors.base import VectorIndex, all_window_ids
+from qa.vectors.base import VectorIndex, all_window_ids, passage_of
+from qa.vectors.basefile import BaseFile
 from qa.vectors.flat import FlatIndex
 
 COMPACT_DELTAS = 8  # at most this many delta files; the next commit rewrites the base
@@ -83,11 +84,6 @@ class SegmentedIndex(VectorIndex):
         held = self.base.count + sum(delta.count for delta in self.deltas)
         return max(0, held - len(self.removed))
 
-    @property
-    def layout(self) -> str:
-        """The base file's layout (``FlatIndex.layout``); "" for an approximate base."""
-        return self.base.layout if isinstance(self.base, FlatIndex) else ""
-
     @classmethod
     def open(cls, path: Any) -> SegmentedIndex:
         raise TypeError("segments are opened by qa.vectors.generation, not from one file")
@@ -96,16 +92,6 @@ class SegmentedIndex(VectorIndex):
         """Every live vector id: the base's and the deltas', less the removed passages'."""
         held = np.concatenate([self.base.ids(), *(delta.ids() for delta in self.deltas)])
         return held[~np.isin(held, self._excluded)]
-
-    def vector(self, vector_id: int) -> np.ndarray | None:
-        """The stored vector of one live id (decoded), or None: removed, or not held."""
-        if np.isin(vector_id, self._excluded):
-            return None
-        for delta in reversed(self.deltas):
-            found = delta.vector(vector_id)
-            if found is not None:
-                return found
-        return self.base.vector(vector_id) if isinstance(self.base, FlatIndex) else None
 
     def search(
         self,
@@ -134,21 +120,57 @@ class SegmentedIndex(VectorIndex):
         best = np.argsort(-all_scores, kind="stable")[:k]
         return all_scores[best], all_ids[best]
 
-    def merged(self) -> FlatIndex:
-        """One flat index of every live vector, in the current layout: the base (consumed:
-        changed in place when it is already float16), less the removed passages, plus each
-        delta. What a compacting commit starts from."""
-        if not isinstance(self.base, FlatIndex):
-            raise TypeError("only an exact base can be merged")
-        index = self.base.compact()
-        index.remove(self._excluded)
-        for delta in self.deltas:
-            ids = delta.ids()
-            live = ~np.isin(ids, self._excluded)
-            for start, block in zip(range(0, delta.count, 65536), delta.blocks(), strict=True):
-                keep = live[start : start + len(block)]
-                index.add(ids[start : start + len(block)][keep], block[keep])
-        return index
-
     def _search_params(self, selector: Any | None, *, restricts: bool = True) -> Any | None:
         return None
+
+
+class Segments:
+    """The committed vectors as a build and ``qa index --check`` read them: the base file
+    (a ``BaseFile``, read a block at a time, or a ``FlatIndex`` of the previous layout),
+    the deltas, and the passages removed since the base. Never loaded whole: a compaction
+    streams ``live_blocks`` into the new base."""
+
+    def __init__(
+        self, base: BaseFile | FlatIndex, deltas: Sequence[FlatIndex], removed: np.ndarray
+    ) -> None:
+        self.base = base
+        self.deltas = list(deltas)
+        self.removed = np.asarray(removed, dtype=np.int64)  # passage ids, ascending
+
+    @property
+    def dim(self) -> int:
+        return self.base.dim
+
+    @property
+    def layout(self) -> str:
+        """The base file's layout (``FlatIndex.layout``)."""
+        return self.base.layout
+
+    def ids(self) -> np.ndarray:
+        """Every live vector id: the base's and the deltas', less the removed passages'."""
+        held = np.concatenate([self.base.ids(), *(delta.ids() for delta in self.deltas)])
+        return held[~np.isin(passage_of(held), self.removed)]
+
+    def vector(self, vector_id: int) -> np.ndarray | None:
+        """The stored vector of one live id (decoded), or None: removed, or not held."""
+        if np.isin(passage_of(np.array([vector_id])), self.removed)[0]:
+            return None
+        for delta in reversed(self.deltas):
+            found = delta.vector(vector_id)
+            if found is not None:
+                return found
+        return self.base.vector(vector_id)
+
+    def live_blocks(self, dropped: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(vector ids, stored values)`` blocks of every vector that is neither of a
+        removed passage nor of a ``dropped`` one: the base's in storage order, then each
+        delta's. Values are float16 codes (float32 for a base of the previous layout)."""
+        gone = np.union1d(self.removed, np.asarray(dropped, dtype=np.int64))
+        for segment in [self.base, *self.deltas]:
+            ids, start = segment.ids(), 0
+            for block in segment.code_blocks():
+                block_ids = ids[start : start + len(block)]
+                keep = ~np.isin(passage_of(block_ids), gone)
+                start += len(block)
+                if np.any(keep):
+                    yield block_ids[keep], block[keep]
