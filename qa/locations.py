@@ -42,7 +42,10 @@ ONNX_CACHE = Variable(
     "exported ONNX models",
     "$XDG_CACHE_HOME/pilcrow/onnx or ~/.cache/pilcrow/onnx",
 )
-DEFAULT_GENERATION_PASSAGES = 100_000
+# A part's parsed documents are held until it commits: ~7.6 KB a passage (1,018 MiB peak
+# with parts of 30k at 20k cables, 1,552 with 100k), so 50k keeps a release build's
+# peak under 2 GB with room for the base's ids and the sidecar's routing (~130 MB at 3.9M).
+DEFAULT_GENERATION_PASSAGES = 50_000
 GENERATION_PASSAGES = Variable(
     "PILCROW_GENERATION_PASSAGES",
     "passages per commit of a big `qa index` run",
