@@ -182,11 +182,12 @@ def dir_bytes(path: Path) -> int:
 
 def build(index: Path, directory: Path, threads: int) -> dict[str, object]:
     """Build the tantivy index from INDEX's passages; time, size, FTS5's size beside it."""
+    from qa.bm25 import engine
     from qa.search import tantivy_lexical as tl
 
     db = connect(index)
     started = time.perf_counter()
-    count = tl.build(db, directory, threads=threads)
+    count = engine.build(db, directory, threads=threads)
     seconds = time.perf_counter() - started
     return {
         "passages": count,
@@ -468,11 +469,12 @@ def update(index: Path, directory: Path) -> dict[str, object]:
     """The write path at this size: one changed cable (its passages out, the same rows
     back under new ids), a 20,000-passage part, and the undo of each (what a run killed
     between tantivy's commit and SQLite's costs the next run). Seconds."""
+    from qa.bm25 import engine
     from qa.search import tantivy_lexical as tl
     from qa.store import read_manifest
 
     db = connect(index)
-    base = tl.commit_of(read_manifest(db))
+    base = engine.commit_of(read_manifest(db))
     top = int(db.execute("SELECT max(id) FROM passages").fetchone()[0])
     cable = db.execute(
         "SELECT document_id FROM passages GROUP BY document_id HAVING count(*) BETWEEN 10 AND 14"
@@ -484,14 +486,15 @@ def update(index: Path, directory: Path) -> dict[str, object]:
         "segments_before": tl.TantivyLexical(directory)._searcher.num_segments
     }
     for label, deleted, source in (("one cable", old, old), ("20k-passage part", [], part)):
-        rows = [(top + 1 + i, text, ctx) for i, (_, text, ctx) in enumerate(tl.rows_of(db, source))]
+        found = engine.rows_of(db, source)
+        rows = [(top + 1 + i, text, ctx) for i, (_, text, ctx) in enumerate(found)]
         started = time.perf_counter()
-        tl.apply(directory, base, (base[0] + 1, f"bench {label}"), deleted, rows)
+        engine.apply(directory, base, (base[0] + 1, f"bench {label}"), deleted, rows)
         out[f"apply {label} ({len(deleted)} out, {len(rows)} in)"] = round(
             time.perf_counter() - started, 3
         )
         started = time.perf_counter()
-        did = tl.bring_in_step(db, directory)
+        did = engine.bring_in_step(db, directory)
         out[f"bring_in_step after the {label} ({did})"] = round(time.perf_counter() - started, 3)
     reader = tl.TantivyLexical(directory)
     out["in step after"] = reader.in_step(base)

@@ -62,6 +62,12 @@ PARSE_WORKERS = Variable(
     "processes that read and parse corpus files in a big `qa index` run (1: none)",
     "one per core",
 )
+BM25 = Variable(
+    "PILCROW_BM25",
+    "BM25 engine a run keeps beside FTS5: auto (tantivy from 300,000 passages), tantivy, fts5",
+    "auto",
+)
+BM25_SETTINGS = ("auto", "tantivy", "fts5")
 TEST_KILL_AT = Variable(
     "PILCROW_TEST_KILL_AT", "crash tests: stop `qa index` at point:n[:stop],...", "off"
 )
@@ -84,6 +90,7 @@ VARIABLES: tuple[Variable, ...] = (
     EMBED_BATCH,
     PROGRESS_SECONDS,
     PARSE_WORKERS,
+    BM25,
     TEST_KILL_AT,
 )
 
@@ -116,6 +123,11 @@ def db_path(index: Path) -> Path:
 def vectors_path(index: Path, generation: int) -> Path:
     """Vector files carry their generation so readers never see a half-written one."""
     return index / f"vectors-{generation:06d}.faiss"
+
+
+def bm25_path(index: Path) -> Path:
+    """The index's BM25 index (tantivy's files, ``qa.bm25``), kept beside FTS5 at scale."""
+    return index / "lexical"
 
 
 def delta_path(index: Path, generation: int) -> Path:
@@ -160,7 +172,7 @@ def onnx_cache_dir() -> Path:
 
 
 def generation_passages() -> int:
-    """Passages per commit of a big update: ``$PILCROW_GENERATION_PASSAGES`` or 100,000."""
+    """Passages per commit of a big update: ``$PILCROW_GENERATION_PASSAGES`` or 50,000."""
     return _positive(GENERATION_PASSAGES, DEFAULT_GENERATION_PASSAGES)
 
 
@@ -173,6 +185,13 @@ def parse_workers() -> int:
     """Processes that read and parse files: ``$PILCROW_PARSE_WORKERS`` or one per core
     this process may run on."""
     return _positive(PARSE_WORKERS, len(os.sched_getaffinity(0)) or 1)
+
+
+def bm25_setting() -> str:
+    """``$PILCROW_BM25`` (``auto``, ``tantivy`` or ``fts5``); ``auto`` when unset or not one
+    of them."""
+    value = os.environ.get(BM25.name, BM25.default).strip().lower()
+    return value if value in BM25_SETTINGS else BM25.default
 
 
 def kill_points() -> str:

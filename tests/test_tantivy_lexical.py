@@ -1,6 +1,7 @@
-"""BM25 on tantivy (the optional ``release`` extra) gives FTS5's results, and stays in step.
+"""BM25 on tantivy (``qa.bm25``) gives FTS5's results, and its state machine holds.
 
-Skipped where tantivy is not installed: FTS5 remains the engine every install has.
+The engine's own operations, on the seed index; the indexer's use of them (in step with
+every commit, through kills) is ``test_bm25_index``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("tantivy")  # the imports below need it: a missing extra skips
-
 from qa import store
+from qa.bm25 import engine as bm
 from qa.locations import db_path
 from qa.models import Filters
 from qa.search import lexical
@@ -31,7 +31,7 @@ def seed_db(seed_index: Path) -> Iterator[sqlite3.Connection]:
 @pytest.fixture
 def engine(seed_db: sqlite3.Connection, tmp_path: Path) -> tl.TantivyLexical:
     """A tantivy index of the two seeds, built beside (not inside) the shared index."""
-    assert tl.build(seed_db, tmp_path / "lexical") > 0
+    assert bm.build(seed_db, tmp_path / "lexical") > 0
     return tl.TantivyLexical(tmp_path / "lexical")
 
 
@@ -83,7 +83,7 @@ def test_reader_uses_tantivy_only_in_step(
     seed_db: sqlite3.Connection, engine: tl.TantivyLexical
 ) -> None:
     manifest = store.read_manifest(seed_db)
-    generation, key = tl.commit_of(manifest)
+    generation, key = bm.commit_of(manifest)
     assert engine.in_step((generation, key))
     assert not engine.in_step((generation + 1, key))
     assert not engine.in_step((generation, "another commit of that generation"))
@@ -99,22 +99,22 @@ def test_a_commit_killed_before_sqlite_is_undone(
     seed_db: sqlite3.Connection, engine: tl.TantivyLexical
 ) -> None:
     """tantivy committed generation g+1, SQLite never did: the next run takes it back."""
-    base = tl.commit_of(store.read_manifest(seed_db))
+    base = bm.commit_of(store.read_manifest(seed_db))
     before = engine.search(seed_db, "Baikonur cosmodrome lease", 5)
     gone = [pid for pid, _ in before[:1]]
     top = int(seed_db.execute("SELECT max(id) FROM passages").fetchone()[0])
     added = [(top + 1, "Baikonur Baikonur cosmodrome lease", "")]
     killed = (base[0] + 1, "the killed run's commit")
-    tl.apply(engine.directory, base, killed, gone, added)
+    bm.apply(engine.directory, base, killed, gone, added)
     engine.refresh()
     assert engine.in_step(killed)
-    assert tl.bring_in_step(seed_db, engine.directory) == "undone"
+    assert bm.bring_in_step(seed_db, engine.directory) == "undone"
     engine.refresh()
     assert engine.in_step(base)
     assert engine.search(seed_db, "Baikonur cosmodrome lease", 5) == before
-    with pytest.raises(tl.NotInStep):  # a change must build on the commit it holds
-        tl.apply(engine.directory, killed, (base[0] + 2, "next"), [], [])
-    assert tl.bring_in_step(seed_db, engine.directory) == "in step"
+    with pytest.raises(bm.NotInStep):  # a change must build on the commit it holds
+        bm.apply(engine.directory, killed, (base[0] + 2, "next"), [], [])
+    assert bm.bring_in_step(seed_db, engine.directory) == "in step"
 
 
 def test_ahead_of_another_commit_is_rebuilt(seed_index: Path, fresh_copy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -124,16 +124,16 @@ def test_ahead_of_another_commit_is_rebuilt(seed_index: Path, fresh_copy, tmp_pa
     index = fresh_copy(seed_index, "index")
     db = sqlite3.connect(db_path(index), isolation_level=None)
     directory = tmp_path / "lexical"
-    tl.build(db, directory)
-    base = tl.commit_of(store.read_manifest(db))
-    tl.apply(directory, base, (base[0] + 1, "the killed run's"), [], [])
+    bm.build(db, directory)
+    base = bm.commit_of(store.read_manifest(db))
+    bm.apply(directory, base, (base[0] + 1, "the killed run's"), [], [])
     db.execute("UPDATE manifest SET value = ? WHERE key = 'generation'", (str(base[0] + 1),))
     db.execute("UPDATE manifest SET value = 'another run' WHERE key = 'vector_stat'")
     manifest = store.read_manifest(db)
     reader = tl.TantivyLexical(directory)
     assert reader.stamp is not None and reader.stamp.generation == manifest.generation
-    assert not reader.in_step(tl.commit_of(manifest))
-    assert tl.bring_in_step(db, directory) == "rebuilt"
+    assert not reader.in_step(bm.commit_of(manifest))
+    assert bm.bring_in_step(db, directory) == "rebuilt"
     reader.refresh()
-    assert reader.in_step(tl.commit_of(manifest))
+    assert reader.in_step(bm.commit_of(manifest))
     db.close()

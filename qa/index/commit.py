@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,6 +42,14 @@ log = logging.getLogger(__name__)
 SET_ASIDE = ".damaged-"  # what a run moved out of the way, kept for the user
 CACHE_BLOCK = 50_000  # passages whose cached vectors are read at a time for a new base
 VectorBlock = tuple[np.ndarray, np.ndarray]  # vector ids, and their vectors or float16 codes
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The passages a commit dropped and added (what the BM25 index must follow)."""
+
+    dropped: list[int]
+    added: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +94,14 @@ def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> in
         ctx.progress.warn(f"{new_file.name} is not a file: moved it to {moved.name}")
     with store.transaction(db):
         if compact:
-            vectors_of, dropped_passages = _write_base(ctx, manifest, commit, new_file)
+            vectors_of, change = _write_base(ctx, manifest, commit, new_file)
         else:
-            index, dropped_passages = _add_rows(ctx, commit)
+            index, change = _add_rows(ctx, commit)
             vectors_of = _write_delta(ctx, manifest, index, new_file)
         checkpoint("vectors")
         taken = manifest.lexicon_passages
         lexicon_passages = None if taken is UNRECORDED else taken
-        churn = manifest.lexicon_churn + dropped_passages
-        churn += sum(len(item.rows) for item in commit.items)
+        churn = manifest.lexicon_churn + len(change.dropped) + len(change.added)
         if commit.final and (
             commit.rebuild or store.lexicon_stale(store.counts(db)[1], churn, manifest)
         ):
@@ -113,20 +121,22 @@ def commit_generation(ctx: RunContext, manifest: Manifest, commit: Commit) -> in
             sentences=commit.sentence_flag,
             updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             parts_pending=0 if commit.final else commit.part,
+            commit_key=secrets.token_hex(8),
         )
         store.write_manifest(db, next_manifest)
+        ctx.bm25.commit(db, manifest, next_manifest, change.dropped, change.added)
     checkpoint("committed")
     return generation
 
 
 def _write_base(
     ctx: RunContext, manifest: Manifest, commit: Commit, new_file: Path
-) -> tuple[Manifest, int]:
+) -> tuple[Manifest, Change]:
     """Inside the commit's transaction: swap the rows and stream the new base file (and,
     on a run's last commit, its sidecar); returns the manifest fields that describe the
-    vectors now (no deltas, none removed) and how many passages went."""
+    vectors now (no deltas, none removed) and the passages dropped and added."""
     dim = commit.dim
-    blocks, dropped_passages = _swap_rows(ctx, commit)
+    blocks, change = _swap_rows(ctx, commit)
     size, count, concentration = write_base(
         new_file, dim, blocks, before_replace=lambda: checkpoint("vector_tmp")
     )
@@ -146,7 +156,7 @@ def _write_base(
         ann_bytes=side.stat().st_size if side else None,
         concentration=concentration,
     )
-    return fields, dropped_passages
+    return fields, change
 
 
 def _write_delta(ctx: RunContext, manifest: Manifest, delta: FlatIndex, new_file: Path) -> Manifest:
@@ -161,39 +171,40 @@ def _write_delta(ctx: RunContext, manifest: Manifest, delta: FlatIndex, new_file
     return replace(manifest, deltas=written, removed_passages=store.count_removed(ctx.db))
 
 
-def _add_rows(ctx: RunContext, commit: Commit) -> tuple[FlatIndex, int]:
+def _add_rows(ctx: RunContext, commit: Commit) -> tuple[FlatIndex, Change]:
     """Inside the commit's transaction, without touching the base file: drop the old rows
     (their passages listed as removed) and insert the new; returns the delta index of the
-    new vectors and how many passages went."""
+    new vectors and the passages dropped and added."""
     db, dim = ctx.db, commit.dim
     dropped = store.passage_ids_of(db, commit.dropped)
     store.record_removed(db, dropped)
     store.delete_documents(db, commit.dropped)
     delta = FlatIndex.empty(dim)
-    _insert_items(ctx, commit, delta)
-    return delta, len(dropped)
+    added = _insert_items(ctx, commit, delta)
+    return delta, Change(dropped, added)
 
 
-def _swap_rows(ctx: RunContext, commit: Commit) -> tuple[Iterator[VectorBlock], int]:
+def _swap_rows(ctx: RunContext, commit: Commit) -> tuple[Iterator[VectorBlock], Change]:
     """Inside the commit's transaction: drop the old rows and insert the new; returns the
     next base's vectors as blocks to stream (the committed live ones less the dropped
     passages', then the commit's; from the cache when the committed ones are not sound)
-    and how many passages went."""
+    and the passages dropped and added (a rebuild's dropped: none listed, all went)."""
     db, dim = ctx.db, commit.dim
-    dropped = np.zeros(0, dtype=np.int64)
+    dropped: list[int] = []
     if commit.rebuild:
         store.delete_all_documents(db)
     else:
-        dropped = np.array(store.passage_ids_of(db, commit.dropped), dtype=np.int64)
+        dropped = store.passage_ids_of(db, commit.dropped)
         store.delete_documents(db, commit.dropped)
-    added = FlatIndex.empty(dim)
-    _insert_items(ctx, commit, added)
-    own = _blocks_of(added)
+    new = FlatIndex.empty(dim)
+    change = Change(dropped, _insert_items(ctx, commit, new))
+    own = _blocks_of(new)
     if commit.rebuild:
-        return own, 0
+        return own, change
     if commit.current is None:
-        return _cache_blocks(db, ctx.model, dim), len(dropped)
-    return itertools.chain(commit.current.live_blocks(dropped), own), len(dropped)
+        return _cache_blocks(db, ctx.model, dim), change
+    gone = np.array(dropped, dtype=np.int64)
+    return itertools.chain(commit.current.live_blocks(gone), own), change
 
 
 def _blocks_of(index: FlatIndex) -> Iterator[VectorBlock]:
@@ -211,13 +222,17 @@ def _cache_blocks(db: sqlite3.Connection, model: str, dim: int) -> Iterator[Vect
         yield block.ids(), block.codes()
 
 
-def _insert_items(ctx: RunContext, commit: Commit, index: FlatIndex) -> None:
-    """Insert the commit's documents and add their cached vectors to ``index``."""
+def _insert_items(ctx: RunContext, commit: Commit, index: FlatIndex) -> list[int]:
+    """Insert the commit's documents and add their cached vectors to ``index``; returns
+    the new passages' ids."""
+    added: list[int] = []
     for item in commit.items:
         ids = store.insert_document(ctx.db, item.doc, item.file_hash, item.rows, item.file_stat)
         views = [row.view_hashes for row in item.rows]
         add_passages(ctx.db, index, ctx.model, commit.dim, zip(ids, views, strict=True))
+        added += ids
         checkpoint("rows")
+    return added
 
 
 def add_passages(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.embed import Embedder
+from qa.index.bm25 import BM25Keeper
 from qa.index.report import IndexSummary, Progress
 
 
@@ -16,7 +17,8 @@ class RunContext:
     """The database and folder a run writes, its model, and where it reports.
 
     ``summary`` is filled in as the run goes; the model is loaded through
-    ``load_embedder`` only when something needs embedding.
+    ``load_embedder`` only when something needs embedding. ``bm25``: whether and how the
+    run keeps the BM25 index in step (``qa.index.bm25``).
     """
 
     db: sqlite3.Connection
@@ -25,3 +27,4 @@ class RunContext:
     load_embedder: Callable[[str], Embedder]
     progress: Progress
     summary: IndexSummary
+    bm25: BM25Keeper

@@ -24,6 +24,7 @@ from qa.errors import (
     RemovalRefusedError,
     UsageError,
 )
+from qa.index.bm25 import BM25Keeper
 from qa.index.commit import (
     Commit,
     commit_generation,
@@ -121,7 +122,8 @@ def index_sources(
         db = _open_for_update(index_dir, options.rebuild, progress)
         try:
             model = canonical_model_name(model_name)
-            ctx = RunContext(db, index_dir, model, load_embedder, progress, summary)
+            keeper = BM25Keeper(index_dir)
+            ctx = RunContext(db, index_dir, model, load_embedder, progress, summary, keeper)
             _update(ctx, list_sources(), options)
         finally:
             db.close()
@@ -177,6 +179,7 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
         ctx.summary.rebuilt = "chunker or view format changed: re-parsing all documents"
     if not rebuild:
         check_manifest_dim(ctx.db, ctx.model, manifest)
+    ctx.bm25.start(ctx.db, ctx.progress, rebuild=rebuild)
     known = store.file_hashes(ctx.db)
     pending = 0 if rebuild else manifest.parts_pending  # a killed run's last part
     recorded = {} if rebuild else known
@@ -206,6 +209,7 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
     if plan.restat:
         with store.transaction(ctx.db):
             store.record_file_stats(ctx.db, plan.restat)
+    ctx.bm25.finish(ctx.db, ctx.progress)
     _tally(ctx, plan, generation, known if rebuild else None)
     if pending:
         ctx.summary.resumed = resumed_note(pending, len(known), plan.parsed)

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qa import store, vectors
+from qa import bm25, locations, store, vectors
 from qa.embed import Embedder
 from qa.errors import IndexDamagedError, ModelError, NoIndexError
 from qa.highlight import best_spans
@@ -33,6 +34,9 @@ from qa.search.rank import Ranked
 from qa.store import Manifest
 from qa.vectors import VectorFileDamaged, VectorIndex
 from qa.views import is_summary
+
+if TYPE_CHECKING:
+    from qa.search.tantivy_lexical import TantivyLexical
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class Searcher:
         self._lexical_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25")
         self._embedder: Embedder | None = None
         self._vectors: VectorIndex | None = None
+        self._bm25: TantivyLexical | None = None
         self._manifest = Manifest()
         self._check_generation()
 
@@ -130,6 +135,8 @@ class Searcher:
         if manifest.generation == self._manifest.generation:
             return False
         self._vectors, manifest = self._open_vectors(manifest)
+        if self._bm25 is None:  # a run may have built one since
+            self._bm25 = _open_bm25(self.index_dir)
         if self._manifest.model and manifest.model != self._manifest.model:
             self._embedder = None  # rebuilt with another model
         self._manifest = manifest
@@ -215,9 +222,7 @@ class Searcher:
         """
         lexical_job = None
         if mode != Mode.DENSE:
-            lexical_job = self._lexical_pool.submit(
-                lexical.search, self._lexical_db, query.text, depth, filters
-            )
+            lexical_job = self._lexical_pool.submit(self._lexical, query.text, depth, filters)
         try:
             vector = query_vector()
             dense = self._dense(vector, depth, filters) if vector is not None else []
@@ -225,6 +230,14 @@ class Searcher:
             if lexical_job is not None:  # never leave it reading while the caller moves on
                 wait([lexical_job])
         return vector, dense, lexical_job.result() if lexical_job is not None else []
+
+    def _lexical(self, text: str, depth: int, filters: Filters) -> Ranked:
+        """BM25 candidates: tantivy while it holds the searched generation, else FTS5."""
+        if self._bm25 is None:
+            return lexical.search(self._lexical_db, text, depth, filters)
+        from qa.search.tantivy_lexical import search_in_step
+
+        return search_in_step(self._bm25, self._lexical_db, self._manifest, text, depth, filters)
 
     def _dense(self, query_vector: np.ndarray, k: int, filters: Filters) -> Ranked:
         allowed = None
@@ -272,6 +285,17 @@ class Searcher:
             [stored.get(key) if key else None for key in keys],
         )
         return [replace(hit, highlight=span) for hit, span in zip(found.hits, spans, strict=True)]
+
+
+def _open_bm25(index_dir: Path) -> TantivyLexical | None:
+    """The BM25 index (``qa.bm25``) of ``index_dir`` when there is one this install can
+    search (tantivy installed, ``PILCROW_BM25`` not ``fts5``), else None: FTS5 answers."""
+    directory = locations.bm25_path(index_dir)
+    if locations.bm25_setting() == "fts5" or not directory.is_dir() or not bm25.available():
+        return None
+    from qa.search.tantivy_lexical import TantivyLexical
+
+    return TantivyLexical.open(directory)
 
 
 def summaries_among(db: sqlite3.Connection, passage_ids: list[int]) -> set[int]:

@@ -1,22 +1,8 @@
-"""BM25 with top-k pruning: a tantivy index beside the SQLite store (optional extra).
+"""BM25 with top-k pruning, read: tantivy's candidates, scored as FTS5 scores them.
 
-Why: FTS5 scores every row that matches any token of a question, about 2 µs a row, so a
-long question costs in proportion to its tokens' summed document frequency (41 ms p95 at
-a million passages, ~120 ms projected at the release's three million). tantivy's
-block-max WAND skips every block of postings whose best possible score cannot enter the
-top k, so its cost follows the answer, not the corpus.
-
-The index is derived, like the vector file: built from the ``passages`` rows (the same
-``search_text`` and ``context`` FTS5 indexes) and rebuildable at any time. tantivy-py
-exposes no commit payload and cannot open an older commit, so the index names its own
-state: one marker document, replaced in every commit, holds the SQLite commit it
-reflects (generation and commit key, ``commit_of``), this module's ``FORMAT``, the
-commit it was built on and what undoes its last change (the passage ids it added and
-deleted). A reader uses tantivy only while the marker's commit is the manifest's;
-otherwise FTS5, always in step, answers (``search_in_step``). A writer commits tantivy
-just before the SQLite transaction that publishes the generation, so a kill leaves
-tantivy at the old commit or one change ahead, which ``bring_in_step`` undoes at the
-cost of that one change; anything else is rebuilt.
+The index itself (schema, state, writing, recovery) is ``qa.bm25.engine``; a reader uses
+it only while its marker holds the manifest's commit, otherwise FTS5, always in step,
+answers (``search_in_step``).
 
 Two stages give FTS5's results. tantivy finds candidates with block-max WAND: the
 question's tokens as lexical.py cuts them (``lexical.query_tokens``), every one a term,
@@ -36,162 +22,27 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import sqlite3
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tantivy
 
+from qa.bm25 import engine
 from qa.models import Filters
 from qa.search import lexical
 from qa.search.lexical import _break_ties
-from qa.store import Manifest, filtered_passage_ids, read_manifest
+from qa.store import Manifest, filtered_passage_ids
 
 Ranked = list[tuple[int, float]]
-Row = tuple[int, str, str]  # (passage id, search_text, context)
 
-DIR_NAME = "lexical"  # <index>/lexical/: the tantivy files
-FORMAT = 2  # bump when the schema or the analyzer changes: an index of another is rebuilt
-TOKENIZER = "pilcrow"
 # The context field's weight relative to the text's, FTS5's column weights (1.0, 0.35).
 CONTEXT_BOOST = lexical.COLUMN_WEIGHTS[1] / lexical.COLUMN_WEIGHTS[0]
 TIE_SLACK = 16  # extra hits fetched so exact ties at the cut are ordered by cable
 ID_SET_LIMIT = 50_000  # a filter allowing at most this many passages becomes a term set
-UNDO_LIMIT = 1_000_000  # ids a commit may record to undo itself; beyond, a kill rebuilds
-WRITER_HEAP = 200_000_000  # bytes of the writer's in-memory segments before it flushes
-_MARKER = 1  # the marker document's ``marker`` value
-
-
-class NotInStep(Exception):
-    """The tantivy index does not hold the generation a commit builds on."""
-
-
-def analyzer() -> tantivy.TextAnalyzer:
-    """FTS5's ``unicode61 remove_diacritics 2`` as closely as tantivy's parts allow.
-
-    Split on what is not alphanumeric, fold to ASCII (``café`` → ``cafe``; also ``ß`` →
-    ``ss``, ``æ`` → ``ae``, which unicode61 keeps), then lower-case. Folding comes first
-    so that ``İ`` becomes ``i`` and not ``i`` plus a combining dot. Tokens over 100 bytes
-    are dropped (tantivy refuses terms that long; no question has one).
-    """
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(100))
-        .filter(tantivy.Filter.ascii_fold())
-        .filter(tantivy.Filter.lowercase())
-        .build()
-    )
-
-
-ANALYZER = analyzer()
-
-
-def schema() -> tantivy.Schema:
-    """Two BM25 fields with term frequencies only (no positions: no phrase is ever
-    searched), the passage id as an indexed fast field (deletes by term, ids read back
-    without the doc store), and the marker's fields."""
-    builder = tantivy.SchemaBuilder()
-    builder.add_unsigned_field("pid", indexed=True, fast=True)
-    builder.add_text_field("search_text", tokenizer_name=TOKENIZER, index_option="freq")
-    builder.add_text_field("context", tokenizer_name=TOKENIZER, index_option="freq")
-    builder.add_unsigned_field("marker", indexed=True)
-    builder.add_unsigned_field("generation", fast=True)
-    builder.add_unsigned_field("format", fast=True)
-    builder.add_bytes_field("key", stored=True)
-    builder.add_unsigned_field("base_generation", stored=True)
-    builder.add_bytes_field("base_key", stored=True)
-    builder.add_bytes_field("undo_added", stored=True)
-    builder.add_bytes_field("undo_deleted", stored=True)
-    return builder.build()
-
-
-SCHEMA = schema()
-
-
-def default_directory(index_dir: Path) -> Path:
-    """Where an index keeps its tantivy files."""
-    return index_dir / DIR_NAME
-
-
-Commit = tuple[int, str]  # (generation, commit key): one SQLite commit, named
-
-
-def commit_of(manifest: Manifest) -> Commit:
-    """The SQLite commit a manifest describes, as the marker records it.
-
-    The generation alone does not name a commit: a run killed after tantivy's commit
-    and before SQLite's leaves tantivy holding generation g+1, and a later run (one
-    without the extra installed, say) may commit a different g+1. The key tells them
-    apart: the stat of the generation's vector file (size, mtime and ctime in ns,
-    inode), written by the same SQLite transaction and known before it commits. A
-    manifest key of its own (a random token per commit) would say it more plainly.
-    """
-    return manifest.generation, manifest.vector_stat
-
-
-@dataclass(frozen=True, slots=True)
-class Stamp:
-    """What the marker document says: the commit the index holds, its format, the
-    commit it was built on, and the ids its last change added and deleted (None: too
-    many to record, or nothing to undo)."""
-
-    commit: Commit
-    format: int
-    base: Commit | None = None
-    added: np.ndarray | None = None
-    deleted: np.ndarray | None = None
-
-    @property
-    def generation(self) -> int:
-        """The generation the index holds."""
-        return self.commit[0]
-
-
-def _ids_bytes(ids: np.ndarray | None) -> bytes:
-    return b"" if ids is None else np.asarray(ids, dtype="<i8").tobytes()
-
-
-def _ids_from(blob: object) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<i8") if isinstance(blob, bytes) else np.empty(0, "<i8")
-
-
-def _open(directory: Path) -> tantivy.Index:
-    """The index at ``directory`` with our analyzer registered (tantivy does not store
-    custom analyzers: every open must register it before reading or writing)."""
-    index = tantivy.Index.open(str(directory))
-    index.register_tokenizer(TOKENIZER, ANALYZER)
-    return index
-
-
-def read_stamp(searcher: tantivy.Searcher) -> Stamp | None:
-    """The marker of a searcher's snapshot; None when there is none (or two)."""
-    found = searcher.search(_term("marker", _MARKER), 2, count=False).hits
-    if len(found) != 1:
-        return None
-    address = found[0][1]
-    generation = searcher.fast_field_values("generation", [address])[0]
-    fmt = searcher.fast_field_values("format", [address])[0]
-    if not isinstance(generation, int) or not isinstance(fmt, int):
-        return None
-    doc = searcher.doc(address)
-    key = doc.get_first("key")
-    commit = (generation, key.decode() if isinstance(key, bytes) else "")
-    base, base_key = doc.get_first("base_generation"), doc.get_first("base_key")
-    if not isinstance(base, int) or not isinstance(base_key, bytes):
-        return Stamp(commit, fmt)
-    added, deleted = doc.get_first("undo_added"), doc.get_first("undo_deleted")
-    return Stamp(commit, fmt, (base, base_key.decode()), _ids_from(added), _ids_from(deleted))
-
-
-def _term(field: str, value: object) -> tantivy.Query:
-    """One term, scored with term frequencies (the fields hold no positions)."""
-    return tantivy.Query.term_query(SCHEMA, field, value, index_option="freq")
-
-
 Weighted = tuple[str, str, float]  # (field, term, boost)
 
 
@@ -204,7 +55,10 @@ def any_of(clauses: Sequence[Weighted]) -> tantivy.Query:
     """
     should = tantivy.Occur.Should
     return tantivy.Query.boolean_query(
-        [(should, tantivy.Query.boost_query(_term(field, term), w)) for field, term, w in clauses]
+        [
+            (should, tantivy.Query.boost_query(engine.term_query(field, term), w))
+            for field, term, w in clauses
+        ]
     )
 
 
@@ -255,7 +109,7 @@ def query_terms(text: str) -> list[str]:
     """The question's tokens as index terms: lexical.py's tokens through our analyzer."""
     terms: dict[str, None] = {}
     for token in lexical.query_tokens(text):
-        for piece in ANALYZER.analyze(token):
+        for piece in engine.ANALYZER.analyze(token):
             terms.setdefault(piece, None)
     return list(terms)
 
@@ -381,176 +235,6 @@ def rescored(
     return sorted(out, key=lambda hit: -hit[1])
 
 
-# -- writing --------------------------------------------------------------------------
-
-
-def _passage_doc(pid: int, search_text: str, context: str) -> tantivy.Document:
-    doc = tantivy.Document()
-    doc.add_unsigned("pid", pid)
-    doc.add_text("search_text", search_text)
-    doc.add_text("context", context)
-    return doc
-
-
-def _marker_doc(stamp: Stamp) -> tantivy.Document:
-    doc = tantivy.Document()
-    doc.add_unsigned("marker", _MARKER)
-    doc.add_unsigned("generation", stamp.generation)
-    doc.add_unsigned("format", stamp.format)
-    doc.add_bytes("key", stamp.commit[1].encode())
-    if stamp.base is not None and stamp.added is not None and stamp.deleted is not None:
-        doc.add_unsigned("base_generation", stamp.base[0])
-        doc.add_bytes("base_key", stamp.base[1].encode())
-        doc.add_bytes("undo_added", _ids_bytes(stamp.added))
-        doc.add_bytes("undo_deleted", _ids_bytes(stamp.deleted))
-    return doc
-
-
-def _writer(index: tantivy.Index, threads: int) -> tantivy.IndexWriter:
-    return index.writer(heap_size=WRITER_HEAP, num_threads=threads)
-
-
-def _delete(writer: tantivy.IndexWriter, passage_ids: list[int]) -> None:
-    """Delete passages by id, as one term-set query. Not ``delete_documents_by_term``:
-    tantivy-py makes a Python int an i64 term, which never matches a u64 field, and
-    deletes nothing without a word (tantivy 0.27.0)."""
-    if passage_ids:
-        writer.delete_documents_by_query(tantivy.Query.term_set_query(SCHEMA, "pid", passage_ids))
-
-
-def build(db: sqlite3.Connection, directory: Path, *, threads: int = 1) -> int:
-    """Write the index anew from SQLite's committed rows, stamped with their generation.
-
-    Rows and generation are read in one transaction, so they agree even if a writer
-    commits meanwhile. The index is built beside ``directory`` and swapped in by two
-    renames: at every instant ``directory`` is the old index, absent, or the new one,
-    and a reader that finds it absent searches FTS5. Returns the passages indexed.
-    """
-    fresh = directory.with_name(directory.name + ".new")
-    old = directory.with_name(directory.name + ".old")
-    for leftover in (fresh, old):
-        shutil.rmtree(leftover, ignore_errors=True)
-    fresh.mkdir(parents=True)
-    index = tantivy.Index(SCHEMA, path=str(fresh))
-    index.register_tokenizer(TOKENIZER, ANALYZER)
-    writer = _writer(index, threads)
-    own = not db.in_transaction
-    if own:
-        db.execute("BEGIN")
-    try:
-        commit = commit_of(read_manifest(db))
-        count = 0
-        for row in db.execute("SELECT id, search_text, context FROM passages ORDER BY id"):
-            writer.add_document(_passage_doc(*row))
-            count += 1
-    finally:
-        if own:
-            db.execute("COMMIT")
-    writer.add_document(_marker_doc(Stamp(commit, FORMAT)))
-    writer.commit()
-    writer.wait_merging_threads()
-    if directory.exists():
-        directory.rename(old)
-    fresh.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
-    return count
-
-
-def apply(
-    directory: Path,
-    base: Commit,
-    commit: Commit,
-    deleted: Sequence[int],
-    added: Iterable[Row],
-    *,
-    threads: int = 1,
-) -> int:
-    """Commit one generation's change: ``deleted`` passage ids out, ``added`` rows in.
-
-    Call inside the SQLite transaction that makes ``commit`` of ``base``, just before
-    its COMMIT: a kill after this commit and before SQLite's leaves tantivy one ahead,
-    which the marker's record of this change lets ``bring_in_step`` undo. Costs in
-    proportion to the change (a new segment; deletes marked in the others); tantivy's
-    merge policy folds small segments together on the writer's threads. Raises
-    ``NotInStep`` unless the index holds ``base``; returns tantivy's opstamp.
-    """
-    index = _open(directory)
-    current = read_stamp(index.searcher())
-    if current is None or current.format != FORMAT or current.commit != base:
-        raise NotInStep(f"tantivy holds {current and current.commit}, not {base}")
-    writer = _writer(index, threads)
-    _delete(writer, [int(pid) for pid in deleted])
-    new_ids: list[int] = []
-    for pid, search_text, context in added:
-        writer.add_document(_passage_doc(pid, search_text, context))
-        new_ids.append(pid)
-    stamp = Stamp(commit, FORMAT)
-    if len(new_ids) + len(deleted) <= UNDO_LIMIT:
-        ids = np.array(new_ids, dtype=np.int64), np.array(deleted, dtype=np.int64)
-        stamp = Stamp(commit, FORMAT, base, *ids)
-    writer.delete_documents_by_query(_term("marker", _MARKER))
-    writer.add_document(_marker_doc(stamp))
-    opstamp = writer.commit()
-    writer.wait_merging_threads()
-    return opstamp
-
-
-def bring_in_step(db: sqlite3.Connection, directory: Path, *, threads: int = 1) -> str:
-    """Make the index hold SQLite's committed generation, at the least cost.
-
-    In step (the same commit): nothing. One change ahead of SQLite's commit, with that
-    change recorded (a run killed between tantivy's commit and SQLite's): the change is
-    undone. Anything else (absent, unreadable, another format, behind because a run
-    went without tantivy, ahead of another commit): rebuilt from SQLite. Returns which
-    of the three it did. Call under the indexer's write lock, outside any transaction.
-    """
-    committed = commit_of(read_manifest(db))
-    try:
-        stamp = read_stamp(_open(directory).searcher())
-    except (ValueError, OSError):  # absent, or not an index tantivy can open
-        stamp = None
-    if stamp is not None and stamp.format == FORMAT:
-        if stamp.commit == committed:
-            return "in step"
-        if stamp.base == committed and _undo(db, directory, stamp, threads):
-            return "undone"
-    build(db, directory, threads=threads)
-    return "rebuilt"
-
-
-def _undo(db: sqlite3.Connection, directory: Path, stamp: Stamp, threads: int) -> bool:
-    """Take back the last change: its added ids out, its deleted rows back from SQLite
-    (which still holds them: its transaction never committed). False when that record
-    is missing or does not fit SQLite (then the caller rebuilds)."""
-    if stamp.base is None or stamp.added is None or stamp.deleted is None:
-        return False
-    back = rows_of(db, stamp.deleted.tolist())
-    if len(back) != len(stamp.deleted):
-        return False
-    index = _open(directory)
-    writer = _writer(index, threads)
-    _delete(writer, stamp.added.tolist())
-    for row in back:
-        writer.add_document(_passage_doc(*row))
-    writer.delete_documents_by_query(_term("marker", _MARKER))
-    writer.add_document(_marker_doc(Stamp(stamp.base, FORMAT)))
-    writer.commit()
-    writer.wait_merging_threads()
-    return True
-
-
-def rows_of(db: sqlite3.Connection, passage_ids: Sequence[int]) -> list[Row]:
-    """``(id, search_text, context)`` of the given passages that exist, in id order."""
-    rows: list[Row] = []
-    for start in range(0, len(passage_ids), 500):
-        chunk = list(passage_ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        rows += db.execute(
-            f"SELECT id, search_text, context FROM passages WHERE id IN ({marks})", chunk
-        ).fetchall()
-    return sorted(rows)
-
-
 # -- reading --------------------------------------------------------------------------
 
 
@@ -564,10 +248,10 @@ class TantivyLexical:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._index = _open(directory)
+        self._index = engine.open_index(directory)
         self._index.config_reader("manual")
         self._searcher = self._index.searcher()
-        self.stamp = read_stamp(self._searcher)
+        self.stamp = engine.read_stamp(self._searcher)
 
     @classmethod
     def open(cls, directory: Path) -> TantivyLexical | None:
@@ -577,12 +261,12 @@ class TantivyLexical:
         except (ValueError, OSError):
             return None
 
-    def in_step(self, commit: Commit) -> bool:
-        """Whether this snapshot holds exactly ``commit`` (``commit_of(manifest)``), in
+    def in_step(self, commit: engine.Commit) -> bool:
+        """Whether this snapshot holds exactly ``commit`` (``engine.commit_of(manifest)``), in
         this module's format."""
         return self.stamp is not None and (self.stamp.commit, self.stamp.format) == (
             commit,
-            FORMAT,
+            engine.FORMAT,
         )
 
     def refresh(self) -> None:
@@ -595,7 +279,7 @@ class TantivyLexical:
         try:
             self._index.reload()
             self._searcher = self._index.searcher()
-            self.stamp = read_stamp(self._searcher)
+            self.stamp = engine.read_stamp(self._searcher)
         except (ValueError, OSError):
             self.stamp = None
 
@@ -687,7 +371,7 @@ class TantivyLexical:
             return []
         if len(allowed) <= ID_SET_LIMIT:
             must = tantivy.Query.const_score_query(
-                tantivy.Query.term_set_query(SCHEMA, "pid", allowed.tolist()), 0.0
+                tantivy.Query.term_set_query(engine.SCHEMA, "pid", allowed.tolist()), 0.0
             )
             narrowed = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, must), (tantivy.Occur.Must, query)]
@@ -707,7 +391,7 @@ class TantivyLexical:
 
 
 def search_in_step(
-    engine: TantivyLexical | None,
+    reader: TantivyLexical | None,
     db: sqlite3.Connection,
     manifest: Manifest,
     text: str,
@@ -716,9 +400,9 @@ def search_in_step(
 ) -> Ranked:
     """The reader's rule: tantivy when its snapshot holds the manifest's commit
     (refreshed once if it does not), else FTS5, which is always in step."""
-    commit = commit_of(manifest)
-    if engine is not None and not engine.in_step(commit):
-        engine.refresh()
-    if engine is not None and engine.in_step(commit):
-        return engine.search(db, text, k, filters)
+    commit = engine.commit_of(manifest)
+    if reader is not None and not reader.in_step(commit):
+        reader.refresh()
+    if reader is not None and reader.in_step(commit):
+        return reader.search(db, text, k, filters)
     return lexical.search(db, text, k, filters)

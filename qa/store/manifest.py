@@ -87,6 +87,9 @@ class Manifest:
     # first, as ``Delta.text`` values joined by spaces (``qa.vectors.segments``); "": none.
     deltas: str = ""
     removed_passages: int = 0  # rows of ``vector_removals``: passages gone since the base
+    # A random token each commit writes: names the commit (the BM25 index's marker holds
+    # it, ``qa.bm25.engine.commit_of``); "" for an index from before it.
+    commit_key: str = ""
 
     @property
     def delta_files(self) -> tuple[Delta, ...]:
@@ -135,6 +138,7 @@ class Manifest:
             parts_pending=number("parts_pending") or 0,
             deltas=values.get("deltas", ""),
             removed_passages=number("removed_passages") or 0,
+            commit_key=values.get("commit_key", ""),
         )
 
     def to_values(self) -> dict[str, str]:
