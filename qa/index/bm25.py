@@ -17,6 +17,7 @@ search FTS5 whenever it is not in step, and the next run rebuilds it.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 from collections.abc import Sequence
@@ -104,7 +105,8 @@ class BM25Keeper:
 
         progress.start(passages, "BM25 index")
         try:
-            engine.bring_in_step(db, self.directory, progress=progress.advance)
+            cores = len(os.sched_getaffinity(0)) or 1  # a whole build: every core
+            engine.bring_in_step(db, self.directory, threads=cores, progress=progress.advance)
         except Exception as exc:
             progress.warn(f"{self.directory}: BM25 index not built ({exc}); searching FTS5")
         finally:
