@@ -13,7 +13,7 @@ from qa import locations
 from qa.cli import cli
 from tests.conftest import ROOT
 
-_NAME = re.compile(r"PILCROW_[A-Z_]+")
+_NAME = re.compile(r"PILCROW_[A-Z0-9_]+")
 _READ = re.compile(r"""(?:environ(?:\.get)?|getenv)\s*[\[(]\s*["']PILCROW_""")
 
 
