@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from benchmarks.common import DATA
+from qa.store import fulltext
+from qa.views import clean
 
 if TYPE_CHECKING:
     from qa.models import Document
@@ -214,10 +216,11 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
     ).fetchall()
     by_doc: dict[int, list[tuple[Any, ...]]] = {}
     for row in src.execute(
-        'SELECT document_id, seq, label, paragraph, heading, start, "end", text_hash,'
-        " search_text, context, view_hashes FROM passages ORDER BY document_id, seq"
+        'SELECT p.document_id, p.seq, p.label, p.paragraph, p.heading, p.start, p."end",'
+        f" p.text_hash, {store.PASSAGE_TEXT}, p.context, p.view_hashes FROM passages p"
+        " JOIN documents d ON d.id = p.document_id ORDER BY p.document_id, p.seq"
     ):
-        by_doc.setdefault(row[0], []).append(tuple(row))
+        by_doc.setdefault(row[0], []).append((*row[:8], clean(row[8]), *row[9:]))
     src.close()
     doc_rows = [d for d in doc_rows if d[0] in by_doc]
 
@@ -229,12 +232,6 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
     db = store.connect(db_path(out), create=True)
     db.execute("PRAGMA synchronous = OFF")
     db.execute("PRAGMA cache_size = -262144")  # 256 MiB while bulk loading
-    # FTS5 is filled once at the end ('rebuild' from the content table, much faster than
-    # a trigger per row); the trigger is put back exactly as the schema defines it.
-    trigger = db.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'passages_ai'"
-    ).fetchone()[0]
-    db.execute("DROP TRIGGER passages_ai")
     rng = np.random.default_rng(11)
     total, copy, doc_count = 0, 0, 0
     flat = vectors.FlatIndex.empty(dim)
@@ -277,14 +274,16 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
                 )
                 document_id = cur.lastrowid
                 for r in rows:
+                    context = f"{r[9]} [copy {copy}]"
                     cur = db.execute(
                         "INSERT INTO passages(document_id, seq, label, paragraph, heading,"
-                        ' start, "end", text_hash, search_text, context, view_hashes)'
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (document_id, *r[1:9], f"{r[9]} [copy {copy}]", r[10]),
+                        ' start, "end", text_hash, context, view_hashes)'
+                        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (document_id, *r[1:8], context, r[10]),
                     )
                     pid = cur.lastrowid
                     assert pid is not None
+                    fulltext.add(db, [(pid, r[8], context)])
                     for window, h in enumerate(r[10].split()[: vectors.WINDOWS]):
                         base_vec = vecs.get(h)
                         if base_vec is None:
@@ -300,8 +299,6 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
         copy += 1
     flush()
     with store.transaction(db):
-        db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
-        db.execute(trigger)
         lexicon_passages = store.refresh_lexicon(db)
     copy_sentence_vectors(db, base)
     file = vectors_path(out, 1)

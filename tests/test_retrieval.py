@@ -162,15 +162,18 @@ def test_filtered_bm25_searches_every_token(
 
 
 def test_a_summary_paragraph_defers_to_the_detail(cables_db: sqlite3.Connection) -> None:
-    from qa.views import is_summary
+    from qa.views import clean, is_summary
 
     assert is_summary("", "(C) Summary: Israel's crime families are expanding")
     assert is_summary("SUMMARY AND COMMENT", "Israel's crime families")
     assert not is_summary("", "Olmert promised 1,000 more police officers to fight crime")
-    rows = cables_db.execute(
-        "SELECT p.id, p.heading, p.search_text FROM passages p JOIN documents d"
-        " ON d.id = p.document_id WHERE d.doc_id = '09TELAVIV1098' ORDER BY p.seq"
-    ).fetchall()
+    rows = [
+        (pid, heading, clean(text))
+        for pid, heading, text in cables_db.execute(
+            f"SELECT p.id, p.heading, {store.PASSAGE_TEXT} FROM passages p JOIN documents d"
+            " ON d.id = p.document_id WHERE d.doc_id = '09TELAVIV1098' ORDER BY p.seq"
+        )
+    ]
     summary = next(r[0] for r in rows if is_summary(r[1], r[2]))
     detail = next(r[0] for r in rows if not is_summary(r[1], r[2]))
     # What the searcher reads of the stored rows finds the summary, and only it.

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
-from qa.store import Manifest, read_manifest
+from qa.store import Manifest, fulltext, read_manifest
 
 Row = tuple[int, str, str]  # (passage id, search_text, context)
 
@@ -226,7 +226,7 @@ def build(
     try:
         commit = commit_of(read_manifest(db))
         count = 0
-        for row in db.execute("SELECT id, search_text, context FROM passages ORDER BY id"):
+        for row in fulltext.all_rows(db):
             writer.add_document(_passage_doc(*row))
             count += 1
             if progress is not None and count % PROGRESS_ROWS == 0:
@@ -335,12 +335,4 @@ def _undo(db: sqlite3.Connection, directory: Path, stamp: Stamp, threads: int) -
 
 def rows_of(db: sqlite3.Connection, passage_ids: Sequence[int]) -> list[Row]:
     """``(id, search_text, context)`` of the given passages that exist, in id order."""
-    rows: list[Row] = []
-    for start in range(0, len(passage_ids), 500):
-        chunk = list(passage_ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        found = db.execute(
-            f"SELECT id, search_text, context FROM passages WHERE id IN ({marks})", chunk
-        )
-        rows += [(int(pid), text, context) for pid, text, context in found]
-    return sorted(rows)
+    return fulltext.rows_of(db, passage_ids)

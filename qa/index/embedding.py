@@ -32,6 +32,7 @@ from qa.index.repair import (
 from qa.index.rows import Parsed
 from qa.locations import embed_batch_size
 from qa.store import Manifest
+from qa.views import clean
 
 
 class Embedded(NamedTuple):
@@ -236,7 +237,7 @@ def sentence_jobs(
                 continue
             job = job_for(
                 source["text"],
-                source["search_text"],
+                clean(source["text"]),
                 source["title"],
                 source["heading"],
                 source["text_hash"],

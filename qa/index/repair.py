@@ -23,7 +23,7 @@ from qa.index.context import RunContext
 from qa.index.report import record_repair
 from qa.store import Manifest
 from qa.vectors import FlatIndex, VectorFileDamaged
-from qa.views import text_hash, views_of
+from qa.views import clean, text_hash, views_of
 
 RESAMPLE = 8  # cached views re-embedded when the cache is in doubt
 AGREEMENT = 0.99  # cosine of a fresh embedding with a sound cached one (batching noise: >0.9999)
@@ -118,7 +118,7 @@ def stored_views(db: sqlite3.Connection, wanted: set[str]) -> dict[str, str]:
         hashes = row["view_hashes"].split()
         if wanted.isdisjoint(hashes):
             continue
-        views = views_of(row["title"], row["heading"], row["search_text"])[: vectors.WINDOWS]
+        views = views_of(row["title"], row["heading"], clean(row["text"]))[: vectors.WINDOWS]
         for h, view in zip(hashes, views, strict=False):
             if h in wanted and text_hash(view) == h:
                 out[h] = view

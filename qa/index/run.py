@@ -177,6 +177,9 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
     reparse = rebuild or manifest.chunker != CHUNKER_VERSION or manifest.views != VIEWS_VERSION
     if reparse and not rebuild and not manifest.is_empty:
         ctx.summary.rebuilt = "chunker or view format changed: re-parsing all documents"
+    if reparse and not rebuild and manifest.views != VIEWS_VERSION and not manifest.is_empty:
+        with store.transaction(ctx.db):  # deletes must name the tokens as indexed
+            store.rebuild_full_text(ctx.db)
     if not rebuild:
         check_manifest_dim(ctx.db, ctx.model, manifest)
     ctx.bm25.start(ctx.db, ctx.progress, rebuild=rebuild)

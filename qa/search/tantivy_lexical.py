@@ -31,11 +31,13 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
+from qa import store
 from qa.bm25 import engine
 from qa.models import Filters
 from qa.search import lexical
 from qa.search.lexical import _break_ties
 from qa.store import Manifest, filtered_passage_ids
+from qa.views import clean
 
 Ranked = list[tuple[int, float]]
 
@@ -220,11 +222,12 @@ def rescored(
         chunk = list(candidates[start : start + 500])
         marks = ",".join("?" * len(chunk))
         for pid, text, context, size in db.execute(
-            "SELECT p.id, p.search_text, p.context, s.sz FROM passages p"
+            f"SELECT p.id, {store.PASSAGE_TEXT}, p.context, s.sz FROM passages p"
+            " JOIN documents d ON d.id = p.document_id"
             f" JOIN passages_fts_docsize s ON s.id = p.id WHERE p.id IN ({marks})",
             chunk,
         ):
-            in_text = term_counts(_folded(text), terms)
+            in_text = term_counts(_folded(clean(text)), terms)
             in_context = term_counts(_folded(context), terms)
             norm = K1 * (1 - B + B * sum(_varints(size)) / stats.mean_length)
             score = 0.0

@@ -7,10 +7,11 @@ writes the next one.
 
 Modules, one concern each: ``schema`` (numbered migrations), ``connection`` (open,
 identity, SQLite errors as ``QAError``), ``sql`` (transactions, ``IN`` lists), ``manifest``
-(the typed ``Manifest``), ``documents`` (rows and filter SQL), ``lexicon`` (BM25 document
-frequencies), ``removals`` (passages whose vectors older vector files still
-hold), ``codec`` (int8 vectors with a scale: what the cache stores) and ``cache``
-(embeddings and sentence vectors). Callers use the names below:
+(the typed ``Manifest``), ``documents`` (rows and filter SQL), ``fulltext`` (the FTS5
+index, fed by the writer), ``lexicon`` (BM25 document frequencies), ``removals``
+(passages whose vectors older vector files still hold), ``codec`` (int8 and 4-bit
+vectors with a scale: what the cache stores) and ``cache`` (embeddings and sentence
+vectors). Callers use the names below:
 ``from qa import store; store.connect(...)``.
 """
 
@@ -57,6 +58,7 @@ from qa.store.documents import (
     sample_view_hashes,
     sentence_sources,
 )
+from qa.store.fulltext import rebuild as rebuild_full_text
 from qa.store.lexicon import LEXICON_DRIFT, lexicon_frequencies, lexicon_stale, refresh_lexicon
 from qa.store.manifest import UNRECORDED, Manifest, Unrecorded, read_manifest, write_manifest
 from qa.store.removals import clear_removed, count_removed, record_removed, removed_passages
@@ -104,6 +106,7 @@ __all__ = [
     "put_embeddings",
     "put_sentence_vectors",
     "read_manifest",
+    "rebuild_full_text",
     "record_file_stats",
     "record_removed",
     "refresh_lexicon",

@@ -2,10 +2,11 @@
 
 Every vector the index holds is rebuilt from here (the FAISS files are derived data);
 keys are content hashes, so a re-index embeds only texts this model has not seen.
-Both are stored as int8 with one float32 scale per vector (``qa.store.codec``: a quarter
-of float32's bytes): an embedding as ``scale`` (REAL) and ``vector`` (one byte a
-component, so its dimension is ``length(vector)``), a passage's sentences as ``scales``
-and ``vectors`` blobs. Embeddings are read back as float32 unit vectors (renormalised);
+Embeddings are stored as int8 with one float32 scale per vector (``qa.store.codec``: a
+quarter of float32's bytes), as ``scale`` (REAL) and ``vector`` (one byte a component,
+so its dimension is ``length(vector)``); a passage's sentences as ``scales`` and
+``vectors`` blobs of 4-bit codes (two components a byte, schema 8: they only pick the
+highlighted sentence). Embeddings are read back as float32 unit vectors (renormalised);
 sentence vectors as stored (their readers normalise them). Both tables are rowid tables
 with a unique index on the key (schema 6): a row of either fits in its b-tree page
 (up to ~4,061 bytes on 4 KiB pages, where a WITHOUT ROWID row spills past ~1,002).
@@ -21,7 +22,14 @@ import numpy as np
 
 from qa.errors import IndexDamagedError
 from qa.models import SentenceVectors
-from qa.store.codec import PEAK, dequantise, quantise, unit_rows_of
+from qa.store.codec import (
+    PEAK,
+    dequantise4,
+    packed_width,
+    quantise,
+    quantise4,
+    unit_rows_of,
+)
 from qa.store.sql import rows_in_chunks
 
 log = logging.getLogger(__name__)
@@ -194,7 +202,8 @@ def cached_sentence_keys(db: sqlite3.Connection, model: str, keys: Iterable[str]
 def put_sentence_vectors(
     db: sqlite3.Connection, model: str, items: Sequence[tuple[str, SentenceVectors]]
 ) -> None:
-    """Store sentence vectors as int8 with a per-sentence scale (a quarter of float32)."""
+    """Store sentence vectors as 4-bit codes with a per-sentence scale (an eighth of
+    float32; ``qa.store.codec.quantise4``)."""
     rows = []
     for key, item in items:
         scales, quantised = _quantise(item)
@@ -212,7 +221,7 @@ def drop_sentence_vectors_not_of_dim(db: sqlite3.Connection, model: str, dim: in
     cur = db.execute(
         "DELETE FROM sentence_vectors"
         " WHERE model = ? AND length(vectors) != length(scales) / 4 * ?",
-        (model, dim),
+        (model, packed_width(dim)),
     )
     return int(cur.rowcount)
 
@@ -238,9 +247,9 @@ def get_sentence_vectors(
 
 
 def _quantise(item: SentenceVectors) -> tuple[np.ndarray, np.ndarray]:
-    """``(scales, int8 rows)``: each row divided by its peak / 127 and rounded."""
+    """``(scales, packed 4-bit rows)``: each row divided by its peak / 7 and rounded."""
     vectors = np.asarray(item.vectors, dtype=np.float32).reshape(len(item.spans), -1)
-    return quantise(vectors)
+    return quantise4(vectors)
 
 
 def _dequantise(
@@ -249,11 +258,11 @@ def _dequantise(
     """The stored blobs back as float32 sentence vectors, or None when the shapes disagree."""
     spans = np.frombuffer(spans_blob, dtype=np.int32)
     scales = np.frombuffer(scales_blob, dtype=np.float32)
-    quantised = np.frombuffer(vectors_blob, dtype=np.int8)
-    n = scales.size
-    if n == 0 or spans.size != 2 * n or quantised.size != n * dim:
+    packed = np.frombuffer(vectors_blob, dtype=np.uint8)
+    n, width = scales.size, packed_width(dim)
+    if n == 0 or spans.size != 2 * n or packed.size != n * width:
         return None
-    vectors = dequantise(scales, quantised.reshape(n, dim))
+    vectors = dequantise4(scales, packed.reshape(n, width), dim)
     pairs = spans.reshape(n, 2).tolist()
     return SentenceVectors([(int(a), int(b)) for a, b in pairs], vectors)
 

@@ -17,10 +17,12 @@ from typing import NamedTuple
 import numpy as np
 
 from qa.models import DocKind, Document, Filters, Passage, Reference, StoredPassage
+from qa.store import fulltext
+from qa.store.fulltext import PASSAGE_TEXT as PASSAGE_TEXT  # a passage's text, in SQL
 from qa.store.sql import rows_in_chunks, run_in_chunks
+from qa.views import clean
 
-# A passage's text, over ``passages p JOIN documents d ON d.id = p.document_id``.
-PASSAGE_TEXT = 'substr(d.body, p.start + 1, p."end" - p.start)'
+LEAD_CHARS = 80  # of a passage's search text, what ``passage_leads`` gives
 
 
 class StoredFile(NamedTuple):
@@ -69,7 +71,8 @@ def passage_ids_of(db: sqlite3.Connection, document_ids: Sequence[int]) -> list[
 
 
 def delete_documents(db: sqlite3.Connection, document_ids: Sequence[int]) -> None:
-    """Delete document rows, their passages (the FTS triggers follow) and REF items."""
+    """Delete document rows, their passages (and their full-text entries) and REF items."""
+    fulltext.forget_documents(db, document_ids)
     run_in_chunks(db, "DELETE FROM passages WHERE document_id IN ({marks})", document_ids)
     run_in_chunks(db, "DELETE FROM refs WHERE document_id IN ({marks})", document_ids)
     run_in_chunks(db, "DELETE FROM documents WHERE id IN ({marks})", document_ids)
@@ -77,6 +80,7 @@ def delete_documents(db: sqlite3.Connection, document_ids: Sequence[int]) -> Non
 
 def delete_all_documents(db: sqlite3.Connection) -> None:
     """Delete every document, passage and REF item (a rebuild starts from none)."""
+    fulltext.clear(db)
     db.execute("DELETE FROM passages")
     db.execute("DELETE FROM refs")
     db.execute("DELETE FROM documents")
@@ -129,14 +133,14 @@ def _insert_passages(
     db: sqlite3.Connection, document_id: int, passages: Sequence[StoredPassage]
 ) -> list[int]:
     """Insert a document's passage rows (text not stored: it is the body's slice);
-    returns their new ids in order (the FTS5 trigger indexes each)."""
+    returns their new ids in order, each indexed for full-text search."""
     ids: list[int] = []
     for seq, sp in enumerate(passages):
         p = sp.passage
         cur = db.execute(
             'INSERT INTO passages(document_id, seq, label, paragraph, heading, start, "end",'
-            " text_hash, search_text, context, view_hashes, paragraph_class)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " text_hash, context, view_hashes, paragraph_class)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 document_id,
                 seq,
@@ -146,7 +150,6 @@ def _insert_passages(
                 p.start,
                 p.end,
                 sp.text_hash,
-                sp.search_text,
                 sp.context,
                 " ".join(sp.view_hashes),
                 p.paragraph_class,
@@ -154,6 +157,9 @@ def _insert_passages(
         )
         assert cur.lastrowid is not None
         ids.append(cur.lastrowid)
+    fulltext.add(
+        db, [(pid, sp.search_text, sp.context) for pid, sp in zip(ids, passages, strict=True)]
+    )
     return ids
 
 
@@ -182,7 +188,7 @@ def all_view_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, list[str]]]:
 def sentence_sources(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
     """What sentence vectors are computed from, for every stored passage."""
     yield from db.execute(
-        f"SELECT p.document_id, {PASSAGE_TEXT} AS text, p.search_text, p.heading, d.title,"
+        f"SELECT p.document_id, {PASSAGE_TEXT} AS text, p.heading, d.title,"
         " p.text_hash, p.view_hashes FROM passages p JOIN documents d ON d.id = p.document_id"
         " ORDER BY p.id"
     )
@@ -301,8 +307,13 @@ def hit_rows(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, sq
 
 def passage_leads(db: sqlite3.Connection, passage_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
     """``id -> (heading, first characters of the search text)``, what ranking rules read."""
-    sql = "SELECT id, heading, substr(search_text, 1, 80) FROM passages WHERE id IN ({marks})"
-    return {row[0]: (row[1], row[2]) for row in rows_in_chunks(db, sql, passage_ids)}
+    sql = (
+        f"SELECT p.id, p.heading, {PASSAGE_TEXT} FROM passages p"
+        " JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})"
+    )
+    return {
+        row[0]: (row[1], clean(row[2])[:LEAD_CHARS]) for row in rows_in_chunks(db, sql, passage_ids)
+    }
 
 
 def filter_sql(filters: Filters) -> tuple[str, list[object]]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from qa.store.codec import quantise
+from qa.store.codec import dequantise, packed_width, quantise, quantise4
 
 APPLICATION_ID = 0x50494C43  # "PILC": tells our database from a foreign SQLite file
 
@@ -182,6 +182,66 @@ def _m7(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS vector_removals(passage_id INTEGER PRIMARY KEY)")
 
 
+def _m8(db: sqlite3.Connection) -> None:
+    # Sentence vectors as 4-bit codes (``qa.store.codec.quantise4``), half of int8's bytes:
+    # they only choose the sentence a hit highlights. A row is int8 when its codes are one
+    # byte a component of its model's dimension (that of the model's cached embeddings,
+    # int8 since schema 6); a row of a model with no cached embedding is left as it is
+    # (its readers, finding the wrong shape, embed its sentences when asked).
+    dims = dict(db.execute("SELECT model, max(length(vector)) FROM embeddings GROUP BY model"))
+    db.create_function("pilcrow_int4", 3, _int4_codes, deterministic=True)
+    db.create_function("pilcrow_int4_scales", 3, _int4_scales, deterministic=True)
+    for model, dim in dims.items():
+        db.execute(
+            "UPDATE sentence_vectors SET vectors = pilcrow_int4(scales, vectors, ?),"
+            " scales = pilcrow_int4_scales(scales, vectors, ?) WHERE model = ?"
+            " AND length(vectors) = length(scales) / 4 * ?",
+            (dim, dim, model, dim),
+        )
+
+
+def _m9(db: sqlite3.Connection) -> None:
+    # The search text is no longer stored (it was 13% of the database): FTS5 becomes
+    # contentless, and the writer feeds it ``views.clean`` of each passage's slice of the
+    # body, as it adds and deletes passages (``qa.store.fulltext``); readers that need the
+    # search text compute it the same way. The index is rebuilt from the stored column,
+    # so it holds what it held.
+    _run_script(
+        db,
+        """
+        DROP TRIGGER passages_ai;
+        DROP TRIGGER passages_ad;
+        DROP TABLE passages_fts;
+        CREATE VIRTUAL TABLE passages_fts USING fts5(search_text,context,content='',
+        tokenize='unicode61 remove_diacritics 2');
+        INSERT INTO passages_fts(rowid,search_text,context)
+        SELECT id,search_text,context FROM passages;
+        ALTER TABLE passages DROP COLUMN search_text;
+        """,
+    )
+
+
+def _int4(scales: bytes, codes: bytes, dim: int) -> tuple[bytes, bytes]:
+    """An int8 sentence-vector row (``scales``, ``codes``) as ``(scales, codes)`` of
+    4-bit codes. SQLite evaluates every SET expression on the old row, so the two
+    functions below each re-encode it (a one-off migration: simplicity over speed)."""
+    n = len(scales) // 4
+    rows = dequantise(
+        np.frombuffer(scales, np.float32), np.frombuffer(codes, np.int8).reshape(n, dim)
+    )
+    new_scales, packed = quantise4(rows)
+    assert packed.shape == (n, packed_width(dim))
+    return new_scales.tobytes(), packed.tobytes()
+
+
+def _int4_codes(scales: bytes, codes: bytes, dim: int) -> bytes:
+    return _int4(scales, codes, dim)[1]
+
+
+def _int4_scales(scales: bytes, codes: bytes, dim: int) -> bytes:
+    return _int4(scales, codes, dim)[0]
+
+
 _REENCODE_BATCH = 4096  # cached vectors re-encoded per numpy pass
 
 
@@ -205,14 +265,25 @@ def _reencoded(rows: sqlite3.Cursor) -> Iterator[tuple[str, str, float, bytes]]:
                 yield model, text_hash, float(scale), code.tobytes()
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1, _m2, _m3, _m4, _m5, _m6, _m7]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m1,
+    _m2,
+    _m3,
+    _m4,
+    _m5,
+    _m6,
+    _m7,
+    _m8,
+    _m9,
+]
 """Numbered schema migrations; migration i brings ``user_version`` from i to i+1."""
 
 VERSION = len(MIGRATIONS)  # the schema this Pilcrow writes and reads
 
 # Schemas whose migration leaves much of the file free (6: the vectors re-encoded at a
-# quarter of their size, passage text dropped): the file is VACUUMed after it.
-COMPACTING = (6,)
+# quarter of their size, passage text dropped; 8: sentence vectors halved; 9: search
+# text dropped): the file is VACUUMed after it.
+COMPACTING = (6, 8, 9)
 
 
 def compacts(version: int) -> bool:

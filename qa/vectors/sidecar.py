@@ -151,9 +151,7 @@ def _empty_index(dim: int, nlist: int) -> Any:
     return native
 
 
-def _gather(
-    source: StoredVectors, positions: np.ndarray, dtype: type | str = "<f2"
-) -> np.ndarray:
+def _gather(source: StoredVectors, positions: np.ndarray, dtype: type | str = "<f2") -> np.ndarray:
     """The stored vectors at ascending ``positions``, in one pass over the blocks: as
     float16 codes, or decoded (``dtype`` float32: the training sample)."""
     out = np.empty((len(positions), source.dim), dtype=dtype)
