@@ -92,3 +92,21 @@ def file_stat(info: os.stat_result) -> str:
     is unchanged has unchanged content (git's rule; ``chmod`` and ``touch -d`` change ctime).
     """
     return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
+
+
+def readable_by_mode(info: os.stat_result) -> bool | None:
+    """True when the file ``info`` describes is readable by this process for certain
+    from its mode, else None (ask ``os.access``).
+
+    The owner's read bit grants the owner a read (a POSIX ACL's owner entry is those
+    bits), root or not, capabilities or not. The listing stats every file anyway; this
+    spares the ``access`` call per file (6 µs here: 1.5 s of a 250k-cable no-op run)
+    in the usual case of a corpus one owns. A security module (SELinux, AppArmor) may
+    still refuse: the read then fails and is reported, as for a file whose mode changed
+    between listing and reading. Only when the real and effective ids agree: ``access``
+    checks the real ones.
+    """
+    uid = os.getuid()
+    if uid == os.geteuid() and info.st_uid == uid and info.st_mode & 0o400:
+        return True
+    return None

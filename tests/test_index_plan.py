@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from qa.fsutil import readable_by_mode
 from qa.index.plan import Part, Plan
 from qa.index.sources import RACY_SECONDS, settled_stat
 from qa.store import StoredFile
@@ -112,3 +113,14 @@ def test_a_row_dropped_by_an_earlier_part_holds_nothing() -> None:
     plan: Plan[str] = Plan(RECORDED, ["a.txt", "b.txt"], part_passages=10)
     assert plan.add("new", "h", "N", 10, "n") == Part(("n",), (), (3,))
     assert plan.add("c.txt", "h", "G", 10, "c holds G") == Part(("c holds G",), (), ())
+
+
+def _stat(uid: int, mode: int) -> os.stat_result:
+    return os.stat_result((mode, 1, 1, 1, uid, 0, 10, 0, 0, 0))
+
+
+def test_an_owned_file_with_its_read_bit_needs_no_access_call() -> None:
+    me = os.getuid()
+    assert readable_by_mode(_stat(me, 0o100400)) is True
+    assert readable_by_mode(_stat(me, 0o100200)) is None  # os.access decides (root may read)
+    assert readable_by_mode(_stat(me + 1, 0o100444)) is None  # another's file: groups, ACLs

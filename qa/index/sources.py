@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from qa.errors import IngestError
-from qa.fsutil import file_stat
+from qa.fsutil import file_stat, readable_by_mode
 from qa.ingest import parse_file
 from qa.ingest.listing import scan
 from qa.models import Document
@@ -85,10 +85,13 @@ class FileSource:
         it is then read, to be reported.
         """
         try:
-            key = file_stat(self._listed or self.path.stat())
+            info = self._listed or self.path.stat()
         except OSError:
             return ""
-        return key if os.access(self.path, os.R_OK) else ""
+        readable = readable_by_mode(info)
+        if readable is None:
+            readable = os.access(self.path, os.R_OK)
+        return file_stat(info) if readable else ""
 
     def digest(self) -> str:
         """The file's blake2b hash; its bytes are kept for ``load``."""
