@@ -9,9 +9,12 @@ variable with what it sets and what applies without it, so that the docs and
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DB_FILENAME = "pilcrow.sqlite"
@@ -190,8 +193,22 @@ def parse_workers() -> int:
 def bm25_setting() -> str:
     """``$PILCROW_BM25`` (``auto``, ``tantivy`` or ``fts5``); ``auto`` when unset or not one
     of them."""
-    value = os.environ.get(BM25.name, BM25.default).strip().lower()
-    return value if value in BM25_SETTINGS else BM25.default
+    given = os.environ.get(BM25.name, BM25.default)
+    value = given.strip().lower()
+    if value in BM25_SETTINGS:
+        return value
+    _warn_once(f"{BM25.name}={given!r} is not one of {', '.join(BM25_SETTINGS)}: using auto")
+    return BM25.default
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Log a warning about a setting once per process (a setting is read many times)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning(message)
 
 
 def kill_points() -> str:

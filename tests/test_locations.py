@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from qa import locations
@@ -44,3 +45,16 @@ def test_paths_shows_every_variable(tmp_path: Path) -> None:
     text = CliRunner().invoke(cli, ["paths"], env=env).stdout
     for v in locations.VARIABLES:
         assert v.name in text
+
+
+def test_an_unknown_bm25_setting_is_named_once_and_auto_applies(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("PILCROW_BM25", "Tantivy ")
+    assert locations.bm25_setting() == "tantivy"  # case and spaces forgiven
+    monkeypatch.setenv("PILCROW_BM25", "lucene")
+    with caplog.at_level("WARNING", logger="qa.locations"):
+        assert locations.bm25_setting() == "auto"
+        assert locations.bm25_setting() == "auto"
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == ["PILCROW_BM25='lucene' is not one of auto, tantivy, fts5: using auto"]
