@@ -41,6 +41,8 @@ REMOVAL_FLOOR = 3  # ... and, short of all of them, always fewer than this many
 def covered(key: str, unreadable: Collection[str]) -> bool:
     """Whether source ``key`` is, or lies under, one of the ``unreadable`` paths (keys
     relative to the corpus; ``.`` is the corpus itself)."""
+    if not unreadable:  # the usual run: no path parsing per recorded source (250k of them)
+        return False
     parts = PurePath(key).parts
     return any(parts[: len(p)] == p for p in (PurePath(u).parts for u in unreadable))
 
@@ -86,7 +88,7 @@ def removal(
 ) -> Removal:
     """What a run over ``listed`` sources would remove of the ``recorded`` ones: an update
     keeps those under ``unreadable`` paths (``Plan`` does), a rebuild loses them."""
-    held = sum(1 for key in recorded if covered(key, unreadable))
+    held = sum(1 for key in recorded if covered(key, unreadable)) if unreadable else 0
     gone = sum(1 for key in recorded if key not in listed and not covered(key, unreadable))
     if rebuild:
         return Removal(len(recorded), gone + held, held, tuple(unreadable))

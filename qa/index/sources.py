@@ -66,15 +66,26 @@ class FileSource:
     """A corpus file; read once, hashed, parsed only when its hash changed."""
 
     def __init__(
-        self, path: Path, root: Path, key: str = "", listed: os.stat_result | None = None
+        self, path: Path | None, root: Path, key: str = "", listed: os.stat_result | None = None
     ) -> None:
-        """``key``: ``path`` relative to ``root`` when the caller has it; ``listed``: the
-        stat the listing took (``stat_key`` then costs no system call of its own)."""
-        self.path, self.root = path, root
-        self.key = key or str(path.relative_to(root))
+        """``key``: ``path`` relative to ``root`` when the caller has it (``path`` may then
+        be None: made from them when first needed, as a no-op run never needs it);
+        ``listed``: the stat the listing took (``stat_key`` then costs no system call)."""
+        if not key:
+            if path is None:
+                raise ValueError("a FileSource needs its path or its key")
+            key = str(path.relative_to(root))
+        self._path, self.root, self.key = path, root, key
         self._listed = listed
         self._data: bytes | None = None
         self._read_stat = ""  # of the bytes last read by digest()
+
+    @property
+    def path(self) -> Path:
+        """The file (``root / key``, made once: pathlib costs ~17 µs a path)."""
+        if self._path is None:
+            self._path = self.root / self.key
+        return self._path
 
     def stat_key(self) -> str:
         """Size, mtime, ctime and inode: unchanged means unchanged content (git's rule).
@@ -186,7 +197,7 @@ def file_sources(corpus_dir: Path) -> list[FileSource | UnreadablePath]:
     """
     listing = scan(corpus_dir)
     sources: list[FileSource | UnreadablePath] = [
-        FileSource(corpus_dir / key, corpus_dir, key, info) for key, info in listing.files
+        FileSource(None, corpus_dir, key, info) for key, info in listing.files
     ]
     for error in listing.errors:
         sources.append(UnreadablePath(Path(os.fsdecode(error.filename)), corpus_dir, error))

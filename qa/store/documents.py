@@ -38,7 +38,10 @@ def file_hashes(db: sqlite3.Connection) -> dict[str, StoredFile]:
     """``source -> StoredFile`` for change detection."""
     return {
         row["source"]: StoredFile(row["id"], row["doc_id"], row["file_hash"], row["file_stat"])
-        for row in db.execute("SELECT id, doc_id, source, file_hash, file_stat FROM documents")
+        # fetchall: one guarded call, not one per row (250k rows at the release)
+        for row in db.execute(
+            "SELECT id, doc_id, source, file_hash, file_stat FROM documents"
+        ).fetchall()
     }
 
 
