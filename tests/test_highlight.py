@@ -114,7 +114,7 @@ def test_highlight_reads_stored_vectors_and_embeds_only_the_question(judges_inde
     assert counting.texts == [JUDGES]
 
 
-def test_stored_sentence_vectors_round_trip_as_int8(judges_index: Path) -> None:
+def test_stored_sentence_vectors_round_trip_as_four_bit_codes(judges_index: Path) -> None:
     db = store.connect(db_path(judges_index), readonly=True)
     try:
         keys = [row[0] for row in db.execute("SELECT key FROM sentence_vectors LIMIT 5")]
@@ -124,7 +124,8 @@ def test_stored_sentence_vectors_round_trip_as_int8(judges_index: Path) -> None:
     assert len(found) == 5
     for item in found.values():
         norms = np.linalg.norm(item.vectors, axis=1)
-        assert np.allclose(norms, 1.0, atol=0.01)  # int8 with a per-row scale
+        # 4-bit codes with a per-row scale: rounding adds ~1-2% of norm (readers normalise)
+        assert np.allclose(norms, 1.0, atol=0.05)
         assert all(a < b for a, b in item.spans)
 
 

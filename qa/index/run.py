@@ -131,6 +131,13 @@ def index_sources(
     return summary
 
 
+# Pages the WAL may hold before SQLite copies them into the database (default 1,000):
+# a batch of cached vectors dirties ~1,000 pages (random keys), so at the default every
+# commit also checkpointed; at 20,000 (80 MB of WAL at most) a page rewritten by several
+# commits is copied once. Commits of 512 vectors: 50-57 ms -> 23 ms, 300k cached.
+WAL_CHECKPOINT_PAGES = 20_000
+
+
 def _open_for_update(index_dir: Path, rebuild: bool, progress: Progress) -> sqlite3.Connection:
     """The index database, created if need be.
 
@@ -139,7 +146,7 @@ def _open_for_update(index_dir: Path, rebuild: bool, progress: Progress) -> sqli
     """
     path = db_path(index_dir)
     try:
-        db = store.connect(path, create=True)
+        db = _writer(path)
         if rebuild:
             try:
                 store.verify(db)
@@ -155,7 +162,14 @@ def _open_for_update(index_dir: Path, rebuild: bool, progress: Progress) -> sqli
             f"{path} is damaged or not a Pilcrow index: moved it to {moved.name}; "
             "building a new index"
         )
-        return store.connect(path, create=True)
+        return _writer(path)
+
+
+def _writer(path: Path) -> sqlite3.Connection:
+    """The run's connection to ``path`` (created if need be), checkpointing less often."""
+    db = store.connect(path, create=True)
+    db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+    return db
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,12 +203,32 @@ def put_sentence_vectors(
     db: sqlite3.Connection, model: str, items: Sequence[tuple[str, SentenceVectors]]
 ) -> None:
     """Store sentence vectors as 4-bit codes with a per-sentence scale (an eighth of
-    float32; ``qa.store.codec.quantise4``)."""
-    rows = []
-    for key, item in items:
-        scales, quantised = _quantise(item)
-        spans = np.asarray(item.spans, dtype=np.int32).reshape(-1)
-        rows.append((model, key, spans.tobytes(), scales.tobytes(), quantised.tobytes()))
+    float32; ``qa.store.codec.quantise4``), every item's rows quantised in one pass (a
+    pass per passage cost 0.1 ms each: minutes at the release's 2.9M passages)."""
+    if not items:
+        return
+    counts = [len(item.spans) for _, item in items]
+    stacked = [
+        np.asarray(item.vectors, dtype=np.float32).reshape(n, -1)
+        for (_, item), n in zip(items, counts, strict=True)
+    ]
+    widths = {block.shape[1] for block in stacked if len(block)}
+    if len(widths) > 1:  # one model's vectors have one dimension; keep each apart if not
+        for pair in items:
+            put_sentence_vectors(db, model, [pair])
+        return
+    scales, packed = quantise4(np.concatenate(stacked))
+    ends = np.cumsum(counts).tolist()
+    rows = [
+        (
+            model,
+            key,
+            np.asarray(item.spans, np.int32).tobytes(),
+            scales[end - n : end].tobytes(),
+            packed[end - n : end].tobytes(),
+        )
+        for (key, item), n, end in zip(items, counts, ends, strict=True)
+    ]
     db.executemany(
         "INSERT OR REPLACE INTO sentence_vectors(model, key, spans, scales, vectors)"
         " VALUES (?, ?, ?, ?, ?)",
@@ -244,12 +264,6 @@ def get_sentence_vectors(
             continue
         out[key] = item
     return out
-
-
-def _quantise(item: SentenceVectors) -> tuple[np.ndarray, np.ndarray]:
-    """``(scales, packed 4-bit rows)``: each row divided by its peak / 7 and rounded."""
-    vectors = np.asarray(item.vectors, dtype=np.float32).reshape(len(item.spans), -1)
-    return quantise4(vectors)
 
 
 def _dequantise(
