@@ -37,8 +37,9 @@ DENSE_K = 5  # dense passages looked at for a paraphrase
 # which a quote counts as a paraphrase of a passage. Chosen by `python -m
 # benchmarks.bench_verify --calibrate` on the 80 paraphrased answers of our tuning set
 # (benchmarks/data/tuning-questions.jsonl) over the 1,295-cable index: each answer against
-# its gold paragraph (87.5% reach 0.64) and against the five nearest passages of other
-# cables (on topic, not the claim: 13.8% reach it); the dev set only confirms (docs/verify.md).
+# its gold paragraph (88.8% reach 0.64) and against the five nearest passages of other
+# cables (on topic, not the claim: 12.5% reach it; 4-bit sentence vectors, schema 8);
+# the dev set only confirms (docs/verify.md).
 PARAPHRASE_THRESHOLD = 0.64
 # An alignment finding at least this share of a quote's words, in order, shows the
 # writer's changes (the differences) when the quote turns out to be a paraphrase.
