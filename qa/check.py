@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import store, vectors
+from qa import bm25, locations, store, vectors
 from qa.errors import IndexDamagedError, IndexUnreadableError, NoIndexError, QAError
 from qa.ingest import CHUNKER_VERSION
-from qa.locations import db_path
 from qa.store import Manifest
 from qa.vectors import VectorFileDamaged
 from qa.views import VIEWS_VERSION, text_hash
@@ -77,7 +76,7 @@ def check_index(index_dir: Path) -> CheckReport:
 def _moved_on(index_dir: Path, generation: int) -> bool:
     """Whether a generation after ``generation`` has been committed since."""
     try:
-        db = store.connect(db_path(index_dir), readonly=True)
+        db = store.connect(locations.db_path(index_dir), readonly=True)
         try:
             return store.read_manifest(db).generation != generation
         finally:
@@ -90,7 +89,7 @@ def _check_once(index_dir: Path) -> CheckReport:
     """One pass of the checks, in one read snapshot."""
     report = CheckReport()
     try:
-        db = store.connect(db_path(index_dir), readonly=True)
+        db = store.connect(locations.db_path(index_dir), readonly=True)
     except NoIndexError:
         raise
     except QAError as exc:
@@ -136,6 +135,36 @@ def _check(db: sqlite3.Connection, index_dir: Path, report: CheckReport) -> None
     view_hashes = dict(store.all_view_hashes(db))
     sound = _check_cache(db, report.model, view_hashes, report)
     _check_vectors(db, index_dir, manifest, view_hashes, report, compare=sound)
+    _check_bm25(index_dir, manifest, report)
+
+
+def _check_bm25(index_dir: Path, manifest: Manifest, report: CheckReport) -> None:
+    """The BM25 index (tantivy, ``qa.bm25``), where there is one this install would
+    search: it holds the committed generation and every passage. Out of step it costs
+    speed, never an answer (readers search FTS5 meanwhile): the next `qa index` brings
+    it in step or rebuilds it, so that is the advice. With ``PILCROW_BM25=fts5`` it is
+    neither searched nor kept, and not checked."""
+    directory = locations.bm25_path(index_dir)
+    if locations.bm25_setting() == "fts5" or not directory.is_dir() or not bm25.available():
+        return
+    from qa.bm25 import engine
+    from qa.search.tantivy_lexical import TantivyLexical
+
+    reader = TantivyLexical.open(directory)
+    advice = "searches use FTS5 (slower) until `qa index` rebuilds it"
+    if reader is None:
+        report.problems.append(f"BM25 index {directory} cannot be opened: {advice}")
+    elif not reader.in_step(engine.commit_of(manifest)):
+        held = "no marker" if reader.stamp is None else f"generation {reader.stamp.generation}"
+        report.problems.append(
+            f"BM25 index {directory} holds {held}, not the committed generation "
+            f"{manifest.generation}: {advice}"
+        )
+    elif reader.passages != report.passages:
+        report.problems.append(
+            f"BM25 index {directory} holds {reader.passages} passages of "
+            f"{report.passages}: {advice}"
+        )
 
 
 def _passages_unlike_indexed(db: sqlite3.Connection) -> int:

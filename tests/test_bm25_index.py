@@ -21,6 +21,7 @@ import pytest
 import qa.index.bm25
 from qa import store
 from qa.bm25 import engine
+from qa.check import check_index
 from qa.factory import build_index, open_searcher
 from qa.locations import bm25_path, db_path
 from qa.models import Mode
@@ -176,3 +177,26 @@ def test_a_kill_at_each_commit_stage_leaves_readers_on_fts5_answers(
     build_index(corpus, index)
     assert _in_step(index)
     _same_as_fts5(index, [*QUESTIONS, NEW_WORD])
+
+
+def test_the_check_reports_a_bm25_index_out_of_step(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept
+) -> None:  # type: ignore[no-untyped-def]
+    index = tmp_path / "index"
+    build_index(corpus, index)
+    assert check_index(index).ok
+    monkeypatch.setenv("PILCROW_BM25", "fts5")  # a run that does not keep it
+    _add_word(corpus)
+    build_index(corpus, index)
+    assert check_index(index).ok  # not searched with fts5: not checked
+    monkeypatch.setenv("PILCROW_BM25", "tantivy")
+    (problem,) = check_index(index).problems
+    assert problem == (
+        f"BM25 index {bm25_path(index)} holds generation 1, not the committed generation 2:"
+        " searches use FTS5 (slower) until `qa index` rebuilds it"
+    )
+    build_index(corpus, index)  # brings it in step
+    assert check_index(index).ok
+    shutil.rmtree(bm25_path(index))
+    bm25_path(index).mkdir()
+    assert "cannot be opened" in check_index(index).problems[0]
