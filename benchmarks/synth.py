@@ -193,11 +193,12 @@ def build_direct(passages: int, base: Path, out: Path) -> dict[str, object]:
 
     For the largest sizes, where even the indexer's own Python work (views, hashes, the
     embedding cache) would take this shared machine an hour: documents and passages are
-    bulk-inserted (FTS5 kept in step by the schema's triggers, as always), the passage rows
-    reuse the base's search text and views, the vectors are the stand-in's (computed for all
-    windows at once) and the vector file and its sidecar are written as the indexer writes
-    them. No embedding cache is stored (searching never reads it); the base's sentence
-    vectors are copied (the copies share their keys) and the lexicon is taken.
+    bulk-inserted (FTS5 fed row by row, as ``qa.store.fulltext`` does), the passage rows
+    reuse the base's views (the search text cleaned from its text), the vectors are the
+    stand-in's (computed for all windows at once) and the vector file and its sidecar are
+    written as the indexer writes them. No embedding cache is stored (searching never
+    reads it); the base's sentence vectors are copied (the copies share their keys) and
+    the lexicon is taken.
     """
     from qa import store, vectors
     from qa.ingest import CHUNKER_VERSION

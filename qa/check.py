@@ -39,6 +39,9 @@ class CheckReport:
     # as fp16 by the next committing `qa index`); "" when the file could not be read.
     vector_layout: str = ""
     problems: list[str] = field(default_factory=list)
+    # What costs speed, never an answer, and the next `qa index` mends (a BM25 index out
+    # of step, as a run in progress or killed leaves it): said, but the index is ok.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -54,6 +57,7 @@ class CheckReport:
             "model": self.model,
             "vector_layout": self.vector_layout,
             "problems": self.problems,
+            "notes": self.notes,
         }
 
 
@@ -141,9 +145,10 @@ def _check(db: sqlite3.Connection, index_dir: Path, report: CheckReport) -> None
 def _check_bm25(index_dir: Path, manifest: Manifest, report: CheckReport) -> None:
     """The BM25 index (tantivy, ``qa.bm25``), where there is one this install would
     search: it holds the committed generation and every passage. Out of step it costs
-    speed, never an answer (readers search FTS5 meanwhile): the next `qa index` brings
-    it in step or rebuilds it, so that is the advice. With ``PILCROW_BM25=fts5`` it is
-    neither searched nor kept, and not checked."""
+    speed, never an answer (readers search FTS5 meanwhile), and a run in progress
+    leaves it so for moments: a note, not a problem; the next `qa index` brings it in
+    step or rebuilds it. With ``PILCROW_BM25=fts5`` it is neither searched nor kept, and
+    not checked."""
     directory = locations.bm25_path(index_dir)
     if locations.bm25_setting() == "fts5" or not directory.is_dir() or not bm25.available():
         return
@@ -151,17 +156,17 @@ def _check_bm25(index_dir: Path, manifest: Manifest, report: CheckReport) -> Non
     from qa.search.tantivy_lexical import TantivyLexical
 
     reader = TantivyLexical.open(directory)
-    advice = "searches use FTS5 (slower) until `qa index` rebuilds it"
+    advice = "searches use FTS5 (slower) until `qa index` brings it in step"
     if reader is None:
-        report.problems.append(f"BM25 index {directory} cannot be opened: {advice}")
+        report.notes.append(f"BM25 index {directory} cannot be opened: {advice}")
     elif not reader.in_step(engine.commit_of(manifest)):
         held = "no marker" if reader.stamp is None else f"generation {reader.stamp.generation}"
-        report.problems.append(
+        report.notes.append(
             f"BM25 index {directory} holds {held}, not the committed generation "
             f"{manifest.generation}: {advice}"
         )
     elif reader.passages != report.passages:
-        report.problems.append(
+        report.notes.append(
             f"BM25 index {directory} holds {reader.passages} passages of "
             f"{report.passages}: {advice}"
         )

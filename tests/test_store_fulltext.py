@@ -143,3 +143,22 @@ def test_migration_9_keeps_every_lexical_result(seed_index: Path, tmp_path: Path
         assert _vocabulary(db, "passages_fts") == _afresh(db)
     finally:
         db.close()
+
+
+def test_a_passage_whose_text_changed_since_indexing_is_deleted_cleanly(
+    seed_index: Path, tmp_path: Path
+) -> None:
+    """Damage (offsets edited) leaves the tokens a delete must name unknown: the index is
+    re-fed from what stays instead of being told the wrong ones."""
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    db = store.connect(db_path(index))
+    try:
+        cable = db.execute("SELECT id FROM documents WHERE doc_id = '07MOSCOW5292'").fetchone()[0]
+        with store.transaction(db):
+            db.execute('UPDATE passages SET "end" = "end" - 5 WHERE document_id = ?', (cable,))
+        with store.transaction(db):
+            store.delete_documents(db, [cable])
+        assert _vocabulary(db, "passages_fts") == _afresh(db)
+    finally:
+        db.close()

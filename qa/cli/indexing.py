@@ -85,6 +85,8 @@ def _check_index(index_dir: Path, json_: bool) -> None:
         )
         for problem in report.problems:
             click.echo(f"problem: {problem}", err=True)
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
         click.echo("ok" if report.ok else "damaged: run `qa index --rebuild`")
     if not report.ok:
         sys.exit(ExitCode.INDEX_DAMAGED)

@@ -133,8 +133,10 @@ def index_sources(
 
 # Pages the WAL may hold before SQLite copies them into the database (default 1,000):
 # a batch of cached vectors dirties ~1,000 pages (random keys), so at the default every
-# commit also checkpointed; at 20,000 (80 MB of WAL at most) a page rewritten by several
-# commits is copied once. Commits of 512 vectors: 50-57 ms -> 23 ms, 300k cached.
+# commit also checkpointed; at 20,000 (~80 MB of WAL, more while a reader holds the
+# checkpoint back or one transaction is bigger; the file keeps its high-water size until
+# the last connection closes) a page rewritten by several commits is copied once.
+# Commits of 512 vectors: 50-57 ms -> 23 ms, 300k cached.
 WAL_CHECKPOINT_PAGES = 20_000
 
 
@@ -191,9 +193,6 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
     reparse = rebuild or manifest.chunker != CHUNKER_VERSION or manifest.views != VIEWS_VERSION
     if reparse and not rebuild and not manifest.is_empty:
         ctx.summary.rebuilt = "chunker or view format changed: re-parsing all documents"
-    if reparse and not rebuild and manifest.views != VIEWS_VERSION and not manifest.is_empty:
-        with store.transaction(ctx.db):  # deletes must name the tokens as indexed
-            store.rebuild_full_text(ctx.db)
     if not rebuild:
         check_manifest_dim(ctx.db, ctx.model, manifest)
     ctx.bm25.start(ctx.db, ctx.progress, rebuild=rebuild)
@@ -204,6 +203,9 @@ def _update(ctx: RunContext, sources: Iterable[Source], options: RunOptions) -> 
     unreadable = [key for key, src in listed.items() if isinstance(src, UnreadablePath)]
     checkpoint("listed")
     _check_removal(known, listed, unreadable, rebuild, options.allow_removal)
+    if reparse and not rebuild and manifest.views != VIEWS_VERSION and not manifest.is_empty:
+        with store.transaction(ctx.db):  # deletes must name the tokens as indexed
+            store.rebuild_full_text(ctx.db)
     part_passages = None if rebuild else generation_passages()
     plan: Plan[Parsed] = Plan(
         recorded, listed, reparse=reparse, part_passages=part_passages, unreadable=unreadable

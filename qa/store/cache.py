@@ -7,9 +7,10 @@ quarter of float32's bytes), as ``scale`` (REAL) and ``vector`` (one byte a comp
 so its dimension is ``length(vector)``); a passage's sentences as ``scales`` and
 ``vectors`` blobs of 4-bit codes (two components a byte, schema 8: they only pick the
 highlighted sentence). Embeddings are read back as float32 unit vectors (renormalised);
-sentence vectors as stored (their readers normalise them). Both tables are rowid tables
-with a unique index on the key (schema 6): a row of either fits in its b-tree page
-(up to ~4,061 bytes on 4 KiB pages, where a WITHOUT ROWID row spills past ~1,002).
+sentence vectors as decoded, not renormalised (``get_sentence_vectors`` says why). Both
+tables are rowid tables with a unique index on the key (schema 6): a row of either fits
+in its b-tree page (up to ~4,061 bytes on 4 KiB pages, where a WITHOUT ROWID row spills
+past ~1,002).
 """
 
 from __future__ import annotations

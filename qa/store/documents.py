@@ -75,10 +75,12 @@ def passage_ids_of(db: sqlite3.Connection, document_ids: Sequence[int]) -> list[
 
 def delete_documents(db: sqlite3.Connection, document_ids: Sequence[int]) -> None:
     """Delete document rows, their passages (and their full-text entries) and REF items."""
-    fulltext.forget_documents(db, document_ids)
+    damaged = fulltext.forget_documents(db, document_ids)
     run_in_chunks(db, "DELETE FROM passages WHERE document_id IN ({marks})", document_ids)
     run_in_chunks(db, "DELETE FROM refs WHERE document_id IN ({marks})", document_ids)
     run_in_chunks(db, "DELETE FROM documents WHERE id IN ({marks})", document_ids)
+    if damaged:  # a passage's indexed tokens were unknown: re-feed what stays
+        fulltext.rebuild(db)
 
 
 def delete_all_documents(db: sqlite3.Connection) -> None:

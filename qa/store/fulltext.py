@@ -18,12 +18,16 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from qa.store.sql import CHUNK
-from qa.views import clean
+from qa.views import clean, text_hash
 
 # A passage's text, over ``passages p JOIN documents d ON d.id = p.document_id``.
 PASSAGE_TEXT = 'substr(d.body, p.start + 1, p."end" - p.start)'
 _ROWS = (
     f"SELECT p.id, {PASSAGE_TEXT}, p.context FROM passages p"
+    " JOIN documents d ON d.id = p.document_id"
+)
+_HASHED_ROWS = (
+    f"SELECT p.id, {PASSAGE_TEXT}, p.context, p.text_hash FROM passages p"
     " JOIN documents d ON d.id = p.document_id"
 )
 _ADD = "INSERT INTO passages_fts(rowid, search_text, context) VALUES (?, ?, ?)"
@@ -39,13 +43,28 @@ def add(db: sqlite3.Connection, rows: Sequence[Row]) -> None:
     db.executemany(_ADD, rows)
 
 
-def forget_documents(db: sqlite3.Connection, document_ids: Sequence[int]) -> None:
-    """Remove the passages of these documents from the index (before their rows go)."""
-    for start in range(0, len(document_ids), CHUNK):
-        chunk = list(document_ids[start : start + CHUNK])
+def forget_documents(db: sqlite3.Connection, document_ids: Sequence[int]) -> bool:
+    """Remove the passages of these documents from the index (before their rows go).
+
+    A passage whose text is no longer the text it was indexed with (its body or offsets
+    changed: damage, ``qa index --check`` reports it) is not named, as its tokens are
+    unknown; returns True when there was one: the caller re-feeds the whole index once
+    the rows are gone (``rebuild``), never leaving it out of step.
+    """
+    unknown = False
+    ids = list(dict.fromkeys(document_ids))  # a passage named twice would be unindexed twice
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
-        found = db.execute(f"{_ROWS} WHERE p.document_id IN ({marks})", chunk).fetchall()
-        db.executemany(_FORGET, [(pid, clean(text), context) for pid, text, context in found])
+        found = db.execute(f"{_HASHED_ROWS} WHERE p.document_id IN ({marks})", chunk).fetchall()
+        known = [
+            (pid, text, context)
+            for pid, text, context, stored in found
+            if text_hash(text) == stored
+        ]
+        unknown |= len(known) < len(found)
+        db.executemany(_FORGET, [(pid, clean(text), context) for pid, text, context in known])
+    return unknown
 
 
 def clear(db: sqlite3.Connection) -> None:

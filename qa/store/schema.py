@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from qa.store.codec import dequantise, packed_width, quantise, quantise4
+from qa.views import clean
 
 APPLICATION_ID = 0x50494C43  # "PILC": tells our database from a foreign SQLite file
 
@@ -204,8 +205,10 @@ def _m9(db: sqlite3.Connection) -> None:
     # The search text is no longer stored (it was 13% of the database): FTS5 becomes
     # contentless, and the writer feeds it ``views.clean`` of each passage's slice of the
     # body, as it adds and deletes passages (``qa.store.fulltext``); readers that need the
-    # search text compute it the same way. The index is rebuilt from the stored column,
-    # so it holds what it held.
+    # search text compute it the same way. The index is rebuilt from that same
+    # computation, not from the stored column, so later deletes name exactly its tokens
+    # (they are the stored column's wherever that was made by today's ``clean``).
+    db.create_function("pilcrow_clean", 1, clean, deterministic=True)
     _run_script(
         db,
         """
@@ -215,7 +218,8 @@ def _m9(db: sqlite3.Connection) -> None:
         CREATE VIRTUAL TABLE passages_fts USING fts5(search_text,context,content='',
         tokenize='unicode61 remove_diacritics 2');
         INSERT INTO passages_fts(rowid,search_text,context)
-        SELECT id,search_text,context FROM passages;
+        SELECT p.id,pilcrow_clean(substr(d.body,p.start+1,p."end"-p.start)),p.context
+        FROM passages p JOIN documents d ON d.id=p.document_id;
         ALTER TABLE passages DROP COLUMN search_text;
         """,
     )
