@@ -8,14 +8,15 @@
     python -m benchmarks.bench_tantivy update  INDEX --tantivy DIR
 
 INDEX is read only (the tantivy index goes to ``--tantivy``, so a shared base such as
-bench-data/cables-index stays untouched). ``synth`` writes a lexical-only index (documents,
-passages, FTS5, lexicon, manifest; no vectors, no bodies): the base's passages once, as
-they are (so the gold passages of the question sets are there, under their own cable
-IDs), and then recombined copies: each copy of a passage is the first half of its words
-and the second half of another passage's, under the cable ID ``<id>-C<n>``. Unlike
-``benchmarks.synth`` (exact copies, 67 of each passage at 1M), no two passages are alike,
-so top-k pruning cannot ride on ties, and quality at scale means something: the gold
-passage must still win among a million distractors made of real cable text.
+bench-data/cables-index stays untouched). ``synth`` writes a lexical-only index
+(documents, passages, FTS5, lexicon, manifest; no vectors; each body its passages'
+texts): the base's passages once, as they are (so the gold passages of the question sets
+are there, under their own cable IDs), and then recombined copies: each copy of a
+passage is the first half of its words and the second half of another passage's, under
+the cable ID ``<id>-C<n>``. Unlike ``benchmarks.synth`` (exact copies, 67 of each
+passage at 1M), no two passages are alike, so top-k pruning cannot ride on ties, and
+quality at scale means something: the gold passage must still win among a million
+distractors made of real cable text.
 
 Questions: the dev set and benchmarks/data/tuning-questions{,-2,-3}.jsonl. MRR@10 is
 scored as ``qa eval`` scores it: the first 10 hits, judged as ``DOC#paragraph``.
@@ -37,6 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import DEV_SET, ROOT, load_average, percentile
+from qa.store import PASSAGE_TEXT, fulltext
+from qa.views import clean
 
 Ranked = list[tuple[int, float]]
 Engine = Callable[[str, int], Ranked]
@@ -85,12 +88,13 @@ def _create_schema(db: sqlite3.Connection, base: Path) -> None:
 
 def _recombined(rows: list[tuple], copy: int, rng: np.random.Generator) -> Iterator[tuple]:  # type: ignore[type-arg]
     """One copy of the base passages: each the first half of its own words and the second
-    half of another's (drawn at random), its context marked with the copy."""
+    half of another's (drawn at random), its context marked with the copy. A row is
+    ``(document_id, seq, label, paragraph, heading, text_hash, text, context, hashes)``."""
     partners = rng.integers(len(rows), size=len(rows))
     for row, other in zip(rows, partners.tolist(), strict=True):
-        words, tail = row[9].split(), rows[other][9].split()
+        words, tail = row[6].split(), rows[other][6].split()
         text = " ".join(words[: len(words) // 2] + tail[len(tail) // 2 :])
-        yield (*row[:9], text, f"{row[10]} [copy {copy}]", *row[11:])
+        yield (*row[:6], text, f"{row[7]} [copy {copy}]", row[8])
 
 
 def synth(base: Path, out: Path, passages: int) -> dict[str, object]:
@@ -108,8 +112,9 @@ def synth(base: Path, out: Path, passages: int) -> dict[str, object]:
         " source, file_hash FROM documents ORDER BY id"
     ).fetchall()
     rows = src.execute(
-        "SELECT document_id, seq, label, paragraph, heading, '', start, \"end\", text_hash,"
-        " search_text, context, view_hashes FROM passages ORDER BY document_id, seq"
+        "SELECT p.document_id, p.seq, p.label, p.paragraph, p.heading, p.text_hash,"
+        f" {PASSAGE_TEXT}, p.context, p.view_hashes FROM passages p"
+        " JOIN documents d ON d.id = p.document_id ORDER BY p.document_id, p.seq"
     ).fetchall()
     src.close()
     stride = max(d[0] for d in docs) + 1
@@ -119,7 +124,6 @@ def synth(base: Path, out: Path, passages: int) -> dict[str, object]:
         _insert_copy(db, docs, rows, copy, stride, rng)
         total += len(rows)
         copy += 1
-    db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
     filled = time.perf_counter()
     from qa.store import refresh_lexicon
 
@@ -144,21 +148,35 @@ def _insert_copy(
     stride: int,
     rng: np.random.Generator,
 ) -> None:
-    """Copy 0 is the base as it is; copy n > 0 is recombined, under ``<id>-C<n>``."""
+    """Copy 0 is the base's passages as they are (their texts the same words, so the gold
+    passages score as in the base); copy n > 0 is recombined, under ``<id>-C<n>``. Each
+    document's body is its passages' texts one after another, as the slices they are
+    read from; FTS5 is fed ``clean`` of each (``qa.store.fulltext``)."""
     suffix = f"-C{copy}" if copy else ""
     offset = copy * stride
-    db.execute("BEGIN")
-    db.executemany(
-        "INSERT INTO documents(id, doc_id, kind, title, date, origin, classification, tags,"
-        " source, file_hash, body) VALUES (?,?,?,?,?,?,?,?,?,?,'')",
-        [(d[0] + offset, d[1] + suffix, *d[2:8], f"copy{copy}/{d[8]}", d[9]) for d in docs],
-    )
     made = rows if not copy else list(_recombined(rows, copy, rng))
-    db.executemany(
-        'INSERT INTO passages(document_id, seq, label, paragraph, heading, text, start, "end",'
-        " text_hash, search_text, context, view_hashes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(r[0] + offset, *r[1:]) for r in made],
-    )
+    by_doc: dict[int, list[tuple]] = {}  # type: ignore[type-arg]
+    for row in made:
+        by_doc.setdefault(row[0], []).append(row)
+    db.execute("BEGIN")
+    for d in docs:
+        texts = [row[6] for row in by_doc.get(d[0], [])]
+        body = "\n\n".join(texts)
+        db.execute(
+            "INSERT INTO documents(id, doc_id, kind, title, date, origin, classification, tags,"
+            " source, file_hash, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (d[0] + offset, d[1] + suffix, *d[2:8], f"copy{copy}/{d[8]}", d[9], body),
+        )
+        start = 0
+        for row in by_doc.get(d[0], []):
+            end = start + len(row[6])
+            cur = db.execute(
+                "INSERT INTO passages(document_id, seq, label, paragraph, heading, start,"
+                ' "end", text_hash, context, view_hashes) VALUES (?,?,?,?,?,?,?,?,?,?)',
+                (d[0] + offset, *row[1:5], start, end, row[5], row[7], row[8]),
+            )
+            fulltext.add(db, [(int(cur.lastrowid or 0), clean(row[6]), row[7])])
+            start = end + 2
     db.execute("COMMIT")
 
 
