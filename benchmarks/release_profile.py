@@ -260,7 +260,7 @@ class _Tally:
         """The paragraphs to reuse, each with the rows of its views in the view table."""
         from qa.index.rows import parsed
 
-        rows = parsed(doc, "").rows
+        rows = parsed(doc, "", jobs=False).rows
         paras: list[int] = []
         blocks: list[int] = []
         header_view = -1

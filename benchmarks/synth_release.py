@@ -163,7 +163,7 @@ def view_records(profile: Profile, cable: Cable, doc: Document) -> list[tuple[in
     words = [set(clean(c.text).lower().split()) for c in cable.chunks]
     header = profile.docs[cable.theme].header_view
     records: list[tuple[int, int, int]] = []
-    for row in parsed(doc, "").rows:
+    for row in parsed(doc, "", jobs=False).rows:
         mine = set(row.search_text.lower().split())
         best = max(range(len(words)), key=lambda k: (len(mine & words[k]), -k))
         chunk = cable.chunks[best]

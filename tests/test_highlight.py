@@ -231,3 +231,21 @@ def test_known_near_tie_how_many_judges(judges_index: Path) -> None:
         searcher.close()
     assert hit.highlight is not None
     assert "10 Israeli judges" in hit.text[hit.highlight[0] : hit.highlight[1]]
+
+
+def test_a_parse_prepares_the_jobs_the_run_would_make() -> None:
+    """Parse workers make the sentence-vector jobs, ranges found, so the run's own process
+    does not: they must be the jobs it would have made."""
+    from dataclasses import replace
+
+    from qa.index.embedding import _jobs_of
+    from qa.index.rows import parsed
+
+    doc = parse_file(cable_path("09TELAVIV1098"))
+    ahead = parsed(doc, "digest")
+    later = _jobs_of(parsed(doc, "digest", jobs=False))
+    assert ahead.jobs is not None and len(ahead.jobs) >= 3
+    assert [replace(job, ranges=()) for job in ahead.jobs] == later
+    for job in ahead.jobs:
+        found = view_ranges(job.text, job.search_text, job.prefix, job.spans, len(job.views))
+        assert job.ranges == tuple(tuple(ranges) for ranges in found) and all(job.ranges)

@@ -9,7 +9,7 @@ its embedded views: what the indexer and the reader must agree on), ``late_chunk
 from __future__ import annotations
 
 from qa.highlight.best_span import best_spans
-from qa.highlight.late_chunking import SentenceJob, embed_jobs, job_for
+from qa.highlight.late_chunking import SentenceJob, embed_jobs, job_for, prepared
 from qa.highlight.sentences import (
     SENTENCES_VERSION,
     Span,
@@ -26,6 +26,7 @@ __all__ = [
     "embed_jobs",
     "highlight_spans",
     "job_for",
+    "prepared",
     "sentence_key",
     "view_ranges",
 ]

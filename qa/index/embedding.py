@@ -217,19 +217,8 @@ def sentence_jobs(
     ``backfill``, every stored passage that stays. One job per key."""
     jobs: dict[str, SentenceJob] = {}
     for item in items:
-        for p, row in zip(item.doc.passages, item.rows, strict=True):
-            views = [item.texts[h] for h in row.view_hashes]  # as parsed: no rebuild
-            job = job_for(
-                p.text,
-                row.search_text,
-                item.doc.title,
-                p.heading,
-                row.text_hash,
-                row.view_hashes,
-                views,
-            )
-            if job:
-                jobs.setdefault(job.key, job)
+        for made in _jobs_of(item):
+            jobs.setdefault(made.key, made)
     if backfill:
         dropped = set(dropped_documents)
         for source in store.sentence_sources(db):
@@ -246,6 +235,27 @@ def sentence_jobs(
             if job:
                 jobs.setdefault(job.key, job)
     return list(jobs.values())
+
+
+def _jobs_of(item: Parsed) -> list[SentenceJob]:
+    """The sentence-vector jobs of a parsed document: those its parse made, else made now."""
+    if item.jobs is not None:
+        return item.jobs
+    jobs = []
+    for p, row in zip(item.doc.passages, item.rows, strict=True):
+        views = [item.texts[h] for h in row.view_hashes]  # as parsed: no rebuild
+        job = job_for(
+            p.text,
+            row.search_text,
+            item.doc.title,
+            p.heading,
+            row.text_hash,
+            row.view_hashes,
+            views,
+        )
+        if job:
+            jobs.append(job)
+    return jobs
 
 
 def check_manifest_dim(db: sqlite3.Connection, model: str, manifest: Manifest) -> None:

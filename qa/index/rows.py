@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from qa import vectors
+from qa.highlight import SentenceJob, job_for, prepared
 from qa.models import Document, StoredPassage
 from qa.views import clean, context_of, text_hash, views_of
 
@@ -23,12 +24,17 @@ class Parsed:
     rows: list[StoredPassage]
     file_stat: str = ""
     texts: dict[str, str] = field(default_factory=dict)  # view hash -> view text
+    # The passages' sentence-vector jobs, ranges found (``highlight.prepared``); None:
+    # not made here (the run makes them)
+    jobs: list[SentenceJob] | None = None
 
 
-def parsed(doc: Document, file_hash: str, file_stat: str = "") -> Parsed:
-    """The rows of ``doc``'s passages: search text, lexical context, view hashes."""
+def parsed(doc: Document, file_hash: str, file_stat: str = "", *, jobs: bool = True) -> Parsed:
+    """The rows of ``doc``'s passages: search text, lexical context, view hashes; with
+    ``jobs``, their sentence-vector jobs too (work a parse worker does in parallel)."""
     rows: list[StoredPassage] = []
     texts: dict[str, str] = {}
+    made: list[SentenceJob] = []
     for p in doc.passages:
         search_text = clean(p.text)
         views = views_of(doc.title, p.heading, search_text)[: vectors.WINDOWS]
@@ -44,7 +50,13 @@ def parsed(doc: Document, file_hash: str, file_stat: str = "") -> Parsed:
                 view_hashes=hashes,
             )
         )
-    return Parsed(doc, file_hash, rows, file_stat, texts)
+        if jobs:
+            job = job_for(
+                p.text, search_text, doc.title, p.heading, rows[-1].text_hash, hashes, views
+            )
+            if job is not None:
+                made.append(prepared(job))
+    return Parsed(doc, file_hash, rows, file_stat, texts, made if jobs else None)
 
 
 def view_texts(items: Iterable[Parsed]) -> dict[str, str]:
