@@ -21,10 +21,12 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 SUFFIXES = frozenset({".html", ".htm", ".txt", ".md"})
 SKIP_NAMES = frozenset({"README.md"})
+_name = attrgetter("name")  # the sort key of a folder's entries
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF)  # no file there (now)
 
 
@@ -69,7 +71,7 @@ def _enter(
     """Push ``folder``'s entries, sorted by name, or note why it cannot be listed."""
     try:
         with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            entries = sorted(it, key=_name)
     except OSError as exc:
         if exc.filename is None:
             exc.filename = folder

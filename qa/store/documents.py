@@ -35,13 +35,19 @@ class StoredFile(NamedTuple):
 
 
 def file_hashes(db: sqlite3.Connection) -> dict[str, StoredFile]:
-    """``source -> StoredFile`` for change detection."""
+    """``source -> StoredFile`` for change detection.
+
+    Read as plain tuples in one call: every run reads every row (250k at the release),
+    and ``sqlite3.Row`` objects with by-name access cost 2.5 s of a 12 s no-op there.
+    """
+    cursor = db.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(
+        "SELECT source, id, doc_id, file_hash, file_stat FROM documents"
+    ).fetchall()
     return {
-        row["source"]: StoredFile(row["id"], row["doc_id"], row["file_hash"], row["file_stat"])
-        # fetchall: one guarded call, not one per row (250k rows at the release)
-        for row in db.execute(
-            "SELECT id, doc_id, source, file_hash, file_stat FROM documents"
-        ).fetchall()
+        source: StoredFile(row_id, doc_id, digest, stat)
+        for source, row_id, doc_id, digest, stat in rows
     }
 
 
