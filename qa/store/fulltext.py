@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 
-from qa.store.sql import CHUNK
+from qa.store.sql import CHUNK, rows_in_chunks
 from qa.views import clean, text_hash
 
 # A passage's text, over ``passages p JOIN documents d ON d.id = p.document_id``.
@@ -94,10 +94,5 @@ def all_rows(db: sqlite3.Connection) -> Iterator[Row]:
 
 def rows_of(db: sqlite3.Connection, passage_ids: Sequence[int]) -> list[Row]:
     """``(id, search text, context)`` of the given passages that exist, in id order."""
-    rows: list[Row] = []
-    for start in range(0, len(passage_ids), CHUNK):
-        chunk = list(passage_ids[start : start + CHUNK])
-        marks = ",".join("?" * len(chunk))
-        found = db.execute(f"{_ROWS} WHERE p.id IN ({marks})", chunk)
-        rows += [(int(pid), clean(text), context) for pid, text, context in found]
-    return sorted(rows)
+    found = rows_in_chunks(db, f"{_ROWS} WHERE p.id IN ({{marks}})", list(passage_ids))
+    return sorted((int(pid), clean(text), context) for pid, text, context in found)
