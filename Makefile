@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index test lint bench bench-release eval clean
+.PHONY: setup setup-ray run index test test-ray lint bench bench-release eval clean
 
 setup: $(STAMP)
 
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Optional: Ray for `qa index --ray` (docs/scale.md); not part of `make run` or `make test`.
+setup-ray: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
 
 run: setup
 	$(BIN)/qa index --corpus corpus --index index
@@ -25,6 +29,10 @@ index: setup
 test: setup
 	$(BIN)/ruff check qa tui tests benchmarks
 	$(BIN)/pytest -q
+
+# The tests of `qa index --ray` on a local Ray cluster (CI runs them after `make test`).
+test-ray: setup-ray
+	$(BIN)/pytest -q -m ray
 
 lint: setup
 	$(BIN)/ruff check qa tui tests benchmarks

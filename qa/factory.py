@@ -14,16 +14,17 @@ from qa.embed import Embedder, canonical_model_name, load_embedder
 from qa.index import IndexSummary, Progress, RunOptions, index_sources, update_index
 from qa.search.searcher import Searcher
 
-_models: dict[str, Embedder] = {}
+_models: dict[tuple[str, str], Embedder] = {}
 _models_lock = threading.Lock()
 
 
-def shared_embedder(name: str) -> Embedder:
-    """Load a model once per process (tests and the TUI reuse it across indexes)."""
-    key = canonical_model_name(name)
+def shared_embedder(name: str, device: str | None = None) -> Embedder:
+    """Load a model once per process and device (default ``$PILCROW_DEVICE``): tests and
+    the TUI reuse it across indexes."""
+    key = (canonical_model_name(name), device or locations.embed_device())
     with _models_lock:
         if key not in _models:
-            _models[key] = load_embedder(name)
+            _models[key] = load_embedder(name, key[1])
         return _models[key]
 
 
@@ -41,14 +42,18 @@ def build_index(
     """Index ``corpus_dir`` into ``index_dir`` incrementally (see ``qa.index``).
 
     ``options`` says everything else about the run (``rebuild``, ``wait``, ``progress``,
-    ``allow_removal``; None: a plain update), the one way for the CLI, the TUI and tests.
+    ``allow_removal``, ``ray_address``, ``device``; None: a plain update), the one way for
+    the CLI, the TUI and tests. On Ray the model runs on the cluster's devices; this
+    process loads it on its CPU only to learn its dimension.
     """
+    options = options or RunOptions()
+    here = "cpu" if options.ray_address else options.device
     return update_index(
         corpus_dir or locations.corpus_dir(),
         index_dir or locations.index_dir(),
         model or locations.model_name(),
-        shared_embedder,
-        options or RunOptions(),
+        lambda name: shared_embedder(name, here),
+        options,
     )
 
 

@@ -71,6 +71,13 @@ BM25 = Variable(
     "auto",
 )
 BM25_SETTINGS = ("auto", "tantivy", "fts5")
+DEVICE = Variable("PILCROW_DEVICE", "where the model runs: cpu or cuda (a GPU)", "cpu")
+DEVICES = ("cpu", "cuda")
+RAY_ADDRESS = Variable(
+    "PILCROW_RAY_ADDRESS",
+    "embed on Ray (`qa index --ray`): a cluster address, or `local` to start one here",
+    "off",
+)
 TEST_KILL_AT = Variable(
     "PILCROW_TEST_KILL_AT", "crash tests: stop `qa index` at point:n[:stop],...", "off"
 )
@@ -94,6 +101,8 @@ VARIABLES: tuple[Variable, ...] = (
     PROGRESS_SECONDS,
     PARSE_WORKERS,
     BM25,
+    DEVICE,
+    RAY_ADDRESS,
     TEST_KILL_AT,
 )
 
@@ -156,6 +165,18 @@ def embed_backend() -> str:
     ``qa.embed.backend_name`` checks it against the backends there are.
     """
     return os.environ.get(EMBED_BACKEND.name, EMBED_BACKEND.default).strip().lower()
+
+
+def embed_device() -> str:
+    """``$PILCROW_DEVICE`` as given (trimmed, lower case), default ``cpu``;
+    ``qa.embed.factory.check_device`` checks it."""
+    return os.environ.get(DEVICE.name, DEVICE.default).strip().lower() or DEVICE.default
+
+
+def ray_address() -> str | None:
+    """``$PILCROW_RAY_ADDRESS`` (``local`` or a cluster address), None when unset."""
+    value = os.environ.get(RAY_ADDRESS.name, "").strip()
+    return value or None
 
 
 def embed_threads() -> int:

@@ -32,6 +32,23 @@ from qa.errors import ExitCode
     is_flag=True,
     help="Let this run remove every document, or more than half (and 3 or more) of them.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Embed on Ray: alone, a local Ray on this machine; with an address, that cluster "
+    "[default: $PILCROW_RAY_ADDRESS; needs pilcrow[ray], docs/scale.md].",
+)
+@click.option(
+    "--device",
+    type=click.Choice(locations.DEVICES),
+    default=None,
+    help="Where the model runs: cpu or cuda (a GPU; an error if there is none) "
+    "[default: $PILCROW_DEVICE or cpu].",
+)
 @click.option("json_", "--json", is_flag=True, help="Print the summary as one JSON object.")
 @user_errors
 def index(
@@ -40,6 +57,8 @@ def index(
     model: str | None,
     json_: bool,
     check: bool,
+    ray_address: str | None,
+    device: str | None,
     **run: bool,
 ) -> None:
     """Index a corpus folder incrementally (only new or changed files are parsed and embedded).
@@ -55,14 +74,22 @@ def index(
     """
     from qa.cli.output import print_index_summary
     from qa.cli.progress import cli_progress
+    from qa.embed import check_device
     from qa.factory import build_index
     from qa.index import RunOptions
+    from qa.index.ray_stage import require_ray
 
     if check:
         _check_index(index_dir or locations.index_dir(), json_)
         return
 
-    options = RunOptions(progress=cli_progress(), **run)
+    ray_address = ray_address or locations.ray_address()
+    device = device or locations.embed_device()
+    if ray_address:
+        require_ray()
+    else:  # on Ray the cluster's actors check it
+        check_device(device)
+    options = RunOptions(progress=cli_progress(), ray_address=ray_address, device=device, **run)
     summary = build_index(corpus_dir, index_dir, model, options=options)
     if json_:
         click.echo(json.dumps(summary.to_json()))

@@ -43,6 +43,14 @@ def print_index_summary(summary: IndexSummary) -> None:
         f"generation {summary.generation}",
         soft_wrap=True,
     )
+    if summary.embedded_on:
+        spread = ", ".join(f"{where} {count}" for where, count in summary.embedded_on.items())
+        restarts = summary.embed_restarts
+        stderr.print(
+            f"on Ray: {spread} texts; {restarts} worker restart{'s' * (restarts != 1)}"
+            + (" (their batches retried)" if restarts else ""),
+            soft_wrap=True,
+        )
 
 
 def answer_json(answer: Answer, took_ms: float) -> dict[str, object]:

@@ -22,7 +22,7 @@ from qa.embed.base import (
     backend_name,
     canonical_model_name,
 )
-from qa.embed.factory import load_embedder, load_torch_embedder, resolve_model_path
+from qa.embed.factory import check_device, load_embedder, load_torch_embedder, resolve_model_path
 from qa.embed.onnx import OnnxEmbedder
 from qa.embed.torch_backend import SentenceTransformerEmbedder
 
@@ -34,6 +34,7 @@ __all__ = [
     "SpanSums",
     "backend_name",
     "canonical_model_name",
+    "check_device",
     "load_embedder",
     "load_torch_embedder",
     "resolve_model_path",

@@ -45,16 +45,47 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-def load_embedder(name: str) -> Embedder:
-    """Load a model by name or path, offline, without remote code, on the chosen backend."""
+CUDA_PROVIDER = "CUDAExecutionProvider"
+
+
+def check_device(device: str) -> None:
+    """Refuse a device that is not one of ``DEVICES`` or, for ``cuda``, that no installed
+    runtime can use: a GPU run asked for must never quietly run on the CPU."""
+    if device not in locations.DEVICES:
+        raise ModelError(
+            f"device {device!r} is not one of {', '.join(locations.DEVICES)} "
+            f"(--device or {locations.DEVICE.name})"
+        )
+    if device == "cuda" and not (_onnx_cuda() or _torch_cuda()):
+        raise ModelError(
+            "--device cuda: no CUDA GPU is usable here (onnxruntime has no "
+            f"{CUDA_PROVIDER} and torch.cuda.is_available() is false); leave it out to "
+            "embed on the CPU, or install onnxruntime-gpu or a CUDA build of torch"
+        )
+
+
+def load_embedder(name: str, device: str | None = None) -> Embedder:
+    """Load a model by name or path, offline, without remote code, on the chosen backend
+    and ``device`` (default ``$PILCROW_DEVICE``, else the CPU).
+
+    On ``cuda`` onnxruntime's CUDA provider is preferred when installed (it keeps late
+    chunking: sentence vectors from the same pass), else torch on the GPU.
+    """
+    device = device or locations.embed_device()
+    check_device(device)
     canonical = canonical_model_name(name)
     int8 = canonical.endswith(INT8_SUFFIX)
     backend = backend_name()
     path = _model_path(name)
-    if (backend != "torch" or int8) and Path(path).is_dir() and onnx_compatible(Path(path)):
+    provider = CUDA_PROVIDER if device == "cuda" else "CPUExecutionProvider"
+    onnx_wanted = backend != "torch" or int8
+    if device == "cuda" and not _onnx_cuda():
+        onnx_wanted = False
+    if onnx_wanted and Path(path).is_dir() and onnx_compatible(Path(path)):
         try:
             onnx = onnx_file(Path(path), int8)
-            embedder = OnnxEmbedder(canonical, Path(path), onnx, locations.embed_threads())
+            threads = locations.embed_threads()
+            embedder = OnnxEmbedder(canonical, Path(path), onnx, threads, provider)
             log.info("loaded model %s (onnxruntime%s)", canonical, ", int8" if int8 else "")
             return embedder
         except Exception as exc:  # missing onnxruntime, failed export: the torch path works
@@ -63,7 +94,23 @@ def load_embedder(name: str) -> Embedder:
                 type(exc).__name__,
                 _first_line(exc),
             )
-    return _load_torch(name, path)
+    return _load_torch(name, path, device)
+
+
+def _onnx_cuda() -> bool:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return False
+    return CUDA_PROVIDER in ort.get_available_providers()
+
+
+def _torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 def load_torch_embedder(name: str) -> SentenceTransformerEmbedder:
@@ -84,18 +131,18 @@ def _model_path(name: str) -> str:
     return path
 
 
-def _load_torch(name: str, path: str) -> SentenceTransformerEmbedder:
+def _load_torch(name: str, path: str, device: str = "cpu") -> SentenceTransformerEmbedder:
     try:
         from sentence_transformers import SentenceTransformer
 
         with no_transformers_progress_bars():
-            model = SentenceTransformer(path, device="cpu", trust_remote_code=False)
+            model = SentenceTransformer(path, device=device, trust_remote_code=False)
     except Exception as exc:
         raise ModelError(
             f"could not load embedding model {name!r} offline ({type(exc).__name__}: "
             f"{_first_line(exc)}); pass a local folder with --model"
         ) from exc
-    log.info("loaded model %s from %s", name, path)
+    log.info("loaded model %s from %s on %s", name, path, device)
     return SentenceTransformerEmbedder(split_variant(name)[0], model)
 
 

@@ -26,7 +26,14 @@ class OnnxEmbedder:
     sentence-transformers pipeline (Transformer → mean Pooling → Normalize) does.
     """
 
-    def __init__(self, name: str, model_dir: Path, onnx_file: Path, threads: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        model_dir: Path,
+        onnx_file: Path,
+        threads: int,
+        provider: str = "CPUExecutionProvider",
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -46,9 +53,7 @@ class OnnxEmbedder:
         # (measured: 8x slower queries under load with spinning on).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(onnx_file), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(onnx_file), options, providers=[provider])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dim = int(self._session.get_outputs()[0].shape[-1] or _pooling_dim(model_dir))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from qa.embed import Embedder
 from qa.index.bm25 import BM25Keeper
+from qa.index.ray_stage import RaySession
 from qa.index.report import IndexSummary, Progress
 
 
@@ -18,7 +19,8 @@ class RunContext:
 
     ``summary`` is filled in as the run goes; the model is loaded through
     ``load_embedder`` only when something needs embedding. ``bm25``: whether and how the
-    run keeps the BM25 index in step (``qa.index.bm25``).
+    run keeps the BM25 index in step (``qa.index.bm25``). ``ray``: the run embeds on a
+    Ray cluster (``qa.index.ray_stage``) instead of with ``load_embedder``'s model.
     """
 
     db: sqlite3.Connection
@@ -28,3 +30,4 @@ class RunContext:
     progress: Progress
     summary: IndexSummary
     bm25: BM25Keeper
+    ray: RaySession | None = None

@@ -9,17 +9,16 @@ model that cannot pool over token ranges leaves them to query-time highlighting.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
-
-import numpy as np
 
 from qa import store
 from qa.embed import Embedder, SpanEmbedder, backend_name
 from qa.errors import IndexDamagedError
-from qa.highlight import SENTENCES_VERSION, SentenceJob, embed_jobs, job_for
+from qa.highlight import SENTENCES_VERSION, SentenceJob, job_for
 from qa.index.context import RunContext
 from qa.index.hooks import checkpoint
+from qa.index.ray_stage import RayRunner
 from qa.index.repair import (
     REPAIR_SAMPLE,
     distrust,
@@ -30,7 +29,7 @@ from qa.index.repair import (
     stored_views,
 )
 from qa.index.rows import Parsed
-from qa.locations import embed_batch_size
+from qa.index.units import LocalUnits, UnitResult, plan_units
 from qa.store import Manifest
 from qa.views import clean
 
@@ -92,11 +91,17 @@ def embed_missing(
     plain = [h for h in missing if h not in covered]
     if not plain and not jobs:
         return Embedded(embedder.dim, pooled)
-    ctx.progress.start(len(plain) + sum(len(j.views) for j in jobs), "embedding")
-    if span is not None:
-        _embed_with_sentences(ctx, span, jobs, set(missing))
-    _embed_views(ctx, embedder, [(h, texts[h]) for h in plain])
+    total = len(plain) + sum(len(j.views) for j in jobs)
+    runner = _runner(ctx, embedder)
+    units = plan_units(jobs, [(h, texts[h]) for h in plain], runner.unit_size(total))
+    ctx.progress.start(total, "embedding")
+    wanted_views = set(missing)
+    for result in runner.run(units, ctx.progress.advance):
+        _keep(ctx, result, wanted_views)
     ctx.progress.finish()
+    if isinstance(runner, RayRunner):
+        ctx.summary.embed_restarts = runner.restarts
+        ctx.summary.embedded_on = dict(sorted(runner.nodes.items()))
     ctx.summary.passages_embedded += len(missing)
     ctx.summary.sentences_embedded += len(jobs)
     return Embedded(embedder.dim, pooled)
@@ -142,44 +147,24 @@ def _expected_dim(db: sqlite3.Connection, model: str, manifest: Manifest, rebuil
     return manifest.dim
 
 
-def _embed_with_sentences(
-    ctx: RunContext, span: SpanEmbedder, jobs: list[SentenceJob], missing: set[str]
-) -> None:
-    """One model pass per batch of jobs: their views' vectors and sentence vectors."""
-    for group in _job_batches(jobs, embed_batch_size()):
-        view_vectors, sentence_vectors = embed_jobs(span, group, progress=ctx.progress.advance)
-        new_views = [h for h in view_vectors if h in missing]  # the rest are cached already
-        with store.transaction(ctx.db):
-            if new_views:
-                stacked = np.stack([view_vectors[h] for h in new_views])
-                store.put_embeddings(ctx.db, ctx.model, new_views, stacked)
-            store.put_sentence_vectors(ctx.db, ctx.model, sentence_vectors)
-        checkpoint("embedded")
+def _runner(ctx: RunContext, embedder: Embedder) -> LocalUnits | RayRunner:
+    """Where the units run: on the run's Ray session, or here with the loaded model."""
+    if ctx.ray is not None:
+        return ctx.ray.runner_for(ctx.model)
+    return LocalUnits(embedder)
 
 
-def _embed_views(ctx: RunContext, embedder: Embedder, views: list[tuple[str, str]]) -> None:
-    """Embed ``(hash, text)`` views, committing the cache every batch."""
-    batch = embed_batch_size()
-    for i in range(0, len(views), batch):
-        group = views[i : i + batch]
-        vecs = embedder.embed([text for _, text in group], progress=ctx.progress.advance)
-        with store.transaction(ctx.db):
-            store.put_embeddings(ctx.db, ctx.model, [h for h, _ in group], vecs)
-        checkpoint("embedded")
-
-
-def _job_batches(jobs: list[SentenceJob], views_per_batch: int) -> Iterator[list[SentenceJob]]:
-    """Consecutive groups of jobs holding about ``views_per_batch`` views each."""
-    group: list[SentenceJob] = []
-    size = 0
-    for job in jobs:
-        group.append(job)
-        size += len(job.views)
-        if size >= views_per_batch:
-            yield group
-            group, size = [], 0
-    if group:
-        yield group
+def _keep(ctx: RunContext, result: UnitResult, wanted_views: set[str]) -> None:
+    """Commit one unit to the cache: its views the cache lacked (a job's other views
+    are cached already) and its sentence vectors."""
+    rows = [i for i, h in enumerate(result.hashes) if h in wanted_views]
+    with store.transaction(ctx.db):
+        if rows:
+            hashes = [result.hashes[i] for i in rows]
+            store.put_embeddings(ctx.db, ctx.model, hashes, result.vectors[rows])
+        if result.sentences:
+            store.put_sentence_vectors(ctx.db, ctx.model, result.sentences)
+    checkpoint("embedded")
 
 
 def sentence_vectors_flag(model: str, *, pooled: bool = True) -> str:

@@ -53,6 +53,8 @@ class IndexSummary:
     rebuilt: str = ""
     resumed: str = ""  # the run finished one that was killed between its parts
     repaired: str = ""
+    embedded_on: dict[str, int] = field(default_factory=dict)  # Ray: texts per node
+    embed_restarts: int = 0  # Ray: embedding workers restarted (their batch retried)
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:

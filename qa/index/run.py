@@ -44,6 +44,7 @@ from qa.index.hooks import checkpoint
 from qa.index.lock import write_lock
 from qa.index.parsing import Outcome, ToRead, read_all
 from qa.index.plan import Part, Plan, removal
+from qa.index.ray_stage import RaySession
 from qa.index.report import IndexSummary, Progress, SilentProgress, repaired, resumed_note, skip
 from qa.index.rows import Parsed, view_texts
 from qa.index.sources import (
@@ -69,6 +70,8 @@ class RunOptions:
     wait: bool = False
     progress: Progress | None = None
     allow_removal: bool = False
+    ray_address: str | None = None  # embed on Ray: ``local`` or a cluster's address
+    device: str | None = None  # where the model runs: cpu or cuda; None: $PILCROW_DEVICE
 
 
 def update_index(
@@ -123,8 +126,13 @@ def index_sources(
         try:
             model = canonical_model_name(model_name)
             keeper = BM25Keeper(index_dir)
-            ctx = RunContext(db, index_dir, model, load_embedder, progress, summary, keeper)
-            _update(ctx, list_sources(), options)
+            ray = _ray_session(options)
+            ctx = RunContext(db, index_dir, model, load_embedder, progress, summary, keeper, ray)
+            try:
+                _update(ctx, list_sources(), options)
+            finally:
+                if ray is not None:
+                    ray.close()
         finally:
             db.close()
     summary.seconds = time.perf_counter() - started
@@ -138,6 +146,13 @@ def index_sources(
 # the last connection closes) a page rewritten by several commits is copied once.
 # Commits of 512 vectors: 50-57 ms -> 23 ms, 300k cached.
 WAL_CHECKPOINT_PAGES = 20_000
+
+
+def _ray_session(options: RunOptions) -> RaySession | None:
+    """The run's Ray session when it embeds on Ray; its actors use the run's device."""
+    if not options.ray_address:
+        return None
+    return RaySession(options.ray_address, options.device or locations.embed_device())
 
 
 def _open_for_update(index_dir: Path, rebuild: bool, progress: Progress) -> sqlite3.Connection:
