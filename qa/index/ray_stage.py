@@ -103,8 +103,9 @@ class RayRunner:
                 if result.number in seen:  # never written twice
                     continue
                 seen.add(result.number)
-                progress(units[result.number].size)  # plan_units numbers them 0..n-1
-                self.nodes[result.worker] = self.nodes.get(result.worker, 0) + len(result.hashes)
+                size = units[result.number].size  # plan_units numbers them 0..n-1
+                progress(size)
+                self.nodes[result.worker] = self.nodes.get(result.worker, 0) + size
                 yield result
         except (ray.exceptions.RayError, RuntimeError) as exc:
             raise RayEmbeddingError(
@@ -113,8 +114,7 @@ class RayRunner:
                 "run `qa index` again to go on"
             ) from exc
         finally:
-            self.restarts += max(0, int(ray.get(counter.count.remote())) - pool)
-            ray.kill(counter)
+            self.restarts += _restarts(counter, pool)
 
     def close(self) -> None:
         """Shut Ray down if this runner started it (``--ray`` with no address)."""
@@ -288,6 +288,19 @@ class RaySession:
     def close(self) -> None:
         if self.runner is not None:
             self.runner.close()
+
+
+def _restarts(counter: Any, pool: int) -> int:
+    """Actors started beyond the pool (0 if the cluster is gone: the run's error says
+    more than this count would)."""
+    import ray
+
+    try:
+        starts = int(ray.get(counter.count.remote(), timeout=30))
+        ray.kill(counter)
+    except ray.exceptions.RayError:
+        return 0
+    return max(0, starts - pool)
 
 
 def _cluster_gpus() -> int:
