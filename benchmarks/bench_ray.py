@@ -1,6 +1,7 @@
 """Issue #13: the embedding stage on Ray against the plain local path (docs/scale.md).
 
     python -m benchmarks.bench_ray [--cables N] [--cluster local|two-nodes] [--skip-local]
+                                   [--local-only]
 
 Builds the same corpus (the first N cables of ``../shared``'s sample in path order;
 default all 1,295) from nothing twice, real model: once in this process as `qa index`
@@ -8,7 +9,9 @@ does, once with ``--ray`` (a local Ray of every core, or ``ray.cluster_utils.Clu
 with two nodes of one CPU each). Reports the wall time of each build, of its embedding
 stage (first to last embedded batch, from the run's progress), windows/s, Ray's overhead
 over the local embedding stage, where the units ran, and whether both caches agree bit
-for bit. Run it on an otherwise idle machine: the figures are one run each.
+for bit. The local build uses ``PILCROW_EMBED_WORKERS`` as ``qa index`` does (one
+model process per core; ``=1`` for one process with a thread per core). Run it on an
+otherwise idle machine: the figures are one run each.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ def main() -> None:
     parser.add_argument("--cables", type=int, default=0, help="first N cables (0: all)")
     parser.add_argument("--cluster", choices=("local", "two-nodes"), default="local")
     parser.add_argument("--skip-local", action="store_true", help="reuse the last local index")
+    parser.add_argument("--local-only", action="store_true", help="only the local build")
     args = parser.parse_args()
     corpus = corpus_of(args.cables)
     size = f"{len(list(corpus.iterdir()))}c"
@@ -101,6 +105,9 @@ def main() -> None:
     if not args.skip_local:
         local, clock = build(corpus, local_index, None)
         _report("local", size, local, clock)
+    if args.local_only:
+        print(f"saved {save(f'ray-local-only-{size}')}")
+        return
     cluster = None
     address = "local"
     if args.cluster == "two-nodes":

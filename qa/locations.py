@@ -65,6 +65,11 @@ PARSE_WORKERS = Variable(
     "processes that read and parse corpus files in a big `qa index` run (1: none)",
     "one per core",
 )
+EMBED_WORKERS = Variable(
+    "PILCROW_EMBED_WORKERS",
+    "model processes (one thread each) a `qa index` run with much to embed uses (1: none)",
+    "one per core",
+)
 BM25 = Variable(
     "PILCROW_BM25",
     "BM25 engine a run keeps beside FTS5: auto (tantivy from 300,000 passages), tantivy, fts5",
@@ -100,6 +105,7 @@ VARIABLES: tuple[Variable, ...] = (
     EMBED_BATCH,
     PROGRESS_SECONDS,
     PARSE_WORKERS,
+    EMBED_WORKERS,
     BM25,
     DEVICE,
     RAY_ADDRESS,
@@ -209,6 +215,12 @@ def parse_workers() -> int:
     """Processes that read and parse files: ``$PILCROW_PARSE_WORKERS`` or one per core
     this process may run on."""
     return _positive(PARSE_WORKERS, len(os.sched_getaffinity(0)) or 1)
+
+
+def embed_workers() -> int:
+    """Model processes for a big embedding: ``$PILCROW_EMBED_WORKERS`` or one per core
+    this process may run on."""
+    return _positive(EMBED_WORKERS, len(os.sched_getaffinity(0)) or 1)
 
 
 def bm25_setting() -> str:

@@ -109,3 +109,56 @@ def test_device_cuda_without_a_gpu_is_one_line(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "--device cuda: no CUDA GPU is usable here" in lines[0]
     assert not (tmp_path / "i").exists()
+
+
+def test_model_processes_give_the_local_vectors_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qa.index.model_pool import PooledUnits, runner_for
+    from qa.index.units import LocalUnits
+
+    embedder = shared_embedder("all-MiniLM-L6-v2")
+    text = (SEEDS / "china-finds-eager-space-partners.txt").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if len(line) > 40]
+    jobs = [_job(f"j{i}", line) for i, line in enumerate(lines[:6])]
+    views = [(f"v{i}", line[::-1]) for i, line in enumerate(lines)]
+    units = plan_units(jobs, views, per_unit=3)
+    here = {r.number: r for r in LocalUnits(embedder).run(units, lambda n: None)}
+    done: list[int] = []
+    pooled = {r.number: r for r in PooledUnits(embedder.name, 2).run(units, done.append)}
+    assert sorted(pooled) == sorted(here) == list(range(len(units)))
+    assert sum(done) == sum(u.size for u in units)
+    for number, mine in here.items():
+        theirs = pooled[number]
+        assert theirs.hashes == mine.hashes
+        assert theirs.vectors.tobytes() == mine.vectors.tobytes()
+        assert [(k, v.spans, v.vectors.tobytes()) for k, v in theirs.sentences] == [
+            (k, v.spans, v.vectors.tobytes()) for k, v in mine.sentences
+        ]
+    monkeypatch.setenv("PILCROW_EMBED_WORKERS", "2")
+    assert isinstance(runner_for(embedder, 50_000, "cpu"), PooledUnits)
+    assert isinstance(runner_for(embedder, 10, "cpu"), LocalUnits)  # too little to pool
+    assert isinstance(runner_for(embedder, 50_000, "cuda"), LocalUnits)  # a GPU's model
+
+
+def test_a_bad_device_name_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PILCROW_DEVICE", "gpu")
+    result = CliRunner().invoke(
+        cli, ["index", "--corpus", str(SEEDS), "--index", str(tmp_path / "i")]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: device 'gpu' is not one of cpu, cuda (--device or PILCROW_DEVICE)"
+    ]
+
+
+def test_a_model_that_cannot_pool_embeds_a_job_units_views_alone() -> None:
+    from qa.embed import load_torch_embedder
+
+    torch_model = load_torch_embedder("all-MiniLM-L6-v2")  # no span pooling (onnx only)
+    unit = Unit(4, jobs=(_job("a", "first view text", "second view text"),))
+    result = compute_unit(torch_model, unit)
+    assert result.number == 4 and result.hashes == ["a-0", "a-1"]
+    assert result.vectors.shape == (2, torch_model.dim) and result.sentences == []
+    want = shared_embedder("all-MiniLM-L6-v2").embed(["first view text", "second view text"])
+    assert float(np.min(np.sum(result.vectors * want, axis=1))) > 0.9999

@@ -87,8 +87,7 @@ def index(
     device = device or locations.embed_device()
     if ray_address:
         require_ray()
-    else:  # on Ray the cluster's actors check it
-        check_device(device)
+    check_device(device, here=not ray_address)  # on Ray, the cluster's GPUs are checked
     options = RunOptions(progress=cli_progress(), ray_address=ray_address, device=device, **run)
     summary = build_index(corpus_dir, index_dir, model, options=options)
     if json_:

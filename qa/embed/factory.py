@@ -48,15 +48,16 @@ def resolve_model_path(name: str) -> str:
 CUDA_PROVIDER = "CUDAExecutionProvider"
 
 
-def check_device(device: str) -> None:
-    """Refuse a device that is not one of ``DEVICES`` or, for ``cuda``, that no installed
-    runtime can use: a GPU run asked for must never quietly run on the CPU."""
+def check_device(device: str, *, here: bool = True) -> None:
+    """Refuse a device that is not one of ``DEVICES`` or, for ``cuda`` ``here`` (not on
+    a cluster's machines), that no installed runtime can use: a GPU run asked for must
+    never quietly run on the CPU."""
     if device not in locations.DEVICES:
         raise ModelError(
             f"device {device!r} is not one of {', '.join(locations.DEVICES)} "
             f"(--device or {locations.DEVICE.name})"
         )
-    if device == "cuda" and not (_onnx_cuda() or _torch_cuda()):
+    if here and device == "cuda" and not (_onnx_cuda() or _torch_cuda()):
         raise ModelError(
             "--device cuda: no CUDA GPU is usable here (onnxruntime has no "
             f"{CUDA_PROVIDER} and torch.cuda.is_available() is false); leave it out to "

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from qa.embed.base import SpanSums, mean_pool, sum_ranges
+from qa.errors import ModelError
 
 ONNX_MAX_BATCH = 16  # texts per onnxruntime call (measured: docs/benchmarks.md)
 
@@ -54,6 +55,11 @@ class OnnxEmbedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(onnx_file), options, providers=[provider])
+        if self._session.get_providers()[0] != provider:  # onnxruntime fell back quietly
+            raise ModelError(
+                f"onnxruntime could not run the model on {provider} (no usable GPU or CUDA "
+                "libraries); leave --device out to embed on the CPU"
+            )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dim = int(self._session.get_outputs()[0].shape[-1] or _pooling_dim(model_dir))
 

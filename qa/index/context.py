@@ -31,3 +31,4 @@ class RunContext:
     summary: IndexSummary
     bm25: BM25Keeper
     ray: RaySession | None = None
+    device: str = "cpu"  # where the run's model runs (``load_embedder`` loads it there)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from typing import NamedTuple
 
 from qa import store
@@ -18,6 +19,7 @@ from qa.errors import IndexDamagedError
 from qa.highlight import SENTENCES_VERSION, SentenceJob, job_for
 from qa.index.context import RunContext
 from qa.index.hooks import checkpoint
+from qa.index.model_pool import runner_for
 from qa.index.ray_stage import RayRunner
 from qa.index.repair import (
     REPAIR_SAMPLE,
@@ -29,7 +31,7 @@ from qa.index.repair import (
     stored_views,
 )
 from qa.index.rows import Parsed
-from qa.index.units import LocalUnits, UnitResult, plan_units
+from qa.index.units import UnitResult, UnitRunner, plan_units
 from qa.store import Manifest
 from qa.views import clean
 
@@ -92,12 +94,14 @@ def embed_missing(
     if not plain and not jobs:
         return Embedded(embedder.dim, pooled)
     total = len(plain) + sum(len(j.views) for j in jobs)
-    runner = _runner(ctx, embedder)
+    runner = _runner(ctx, embedder, total)
     units = plan_units(jobs, [(h, texts[h]) for h in plain], runner.unit_size(total))
     ctx.progress.start(total, "embedding")
     wanted_views = set(missing)
-    for result in runner.run(units, ctx.progress.advance):
-        _keep(ctx, result, wanted_views)
+    # closing: a failed commit shuts the runner's stream now, while Ray is still up
+    with closing(runner.run(units, ctx.progress.advance)) as results:
+        for result in results:
+            _keep(ctx, result, wanted_views)
     ctx.progress.finish()
     if isinstance(runner, RayRunner):
         ctx.summary.embed_restarts = runner.restarts
@@ -147,11 +151,12 @@ def _expected_dim(db: sqlite3.Connection, model: str, manifest: Manifest, rebuil
     return manifest.dim
 
 
-def _runner(ctx: RunContext, embedder: Embedder) -> LocalUnits | RayRunner:
-    """Where the units run: on the run's Ray session, or here with the loaded model."""
+def _runner(ctx: RunContext, embedder: Embedder, total: int) -> UnitRunner:
+    """Where the units run: on the run's Ray session, on a model process per core, or
+    here with the loaded model (``model_pool.runner_for``)."""
     if ctx.ray is not None:
         return ctx.ray.runner_for(ctx.model)
-    return LocalUnits(embedder)
+    return runner_for(embedder, total, ctx.device)
 
 
 def _keep(ctx: RunContext, result: UnitResult, wanted_views: set[str]) -> None:

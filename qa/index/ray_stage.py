@@ -20,7 +20,7 @@ import signal
 import tempfile
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,15 +38,13 @@ from qa.index.units import (
     unit_of_row,
     unit_row,
     unit_size_for,
+    worker_env,
 )
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "Ray is not installed: pip install 'pilcrow[ray]' (in a checkout: make setup-ray)"
 RESTARTS = 3  # per actor, and retries per unit: a unit that kills its worker 4 times fails
-# Environment each actor sets before it loads the model: one thread per actor (the pool
-# has an actor per CPU), offline, the driver's backend.
-_PASSED_ON = (locations.EMBED_BACKEND.name, locations.ONNX_CACHE.name, "HF_HOME")
 
 
 class RayEmbeddingError(QAError):
@@ -67,38 +65,49 @@ class RayRunner:
 
     def __post_init__(self) -> None:
         self._started = connect(self.address)
-        if self.device == "cuda" and not _cluster_gpus():
-            raise UsageError(
-                f"--device cuda: the Ray cluster at {self.address} has no GPU "
-                "(`ray status` lists its resources)"
-            )
+        try:
+            self.workers()  # refuse a cluster with nothing to run the model on, now
+        except UsageError:
+            self.close()
+            raise
 
     def workers(self) -> int:
-        """Actors to run: one per GPU with ``--device cuda``, else one per CPU."""
+        """Actors to run: one per free GPU with ``--device cuda``, else one per free CPU
+        (a pool the cluster cannot place would wait for ever)."""
         import ray
 
-        resources = ray.cluster_resources()
-        wanted = resources.get("GPU", 0) if self.device == "cuda" else resources.get("CPU", 1)
-        return max(1, int(wanted))
+        kind = "GPU" if self.device == "cuda" else "CPU"
+        free = int(ray.available_resources().get(kind, 0))
+        if free < 1:
+            had = int(ray.cluster_resources().get(kind, 0))
+            state = f"no free {kind} ({had} in all)" if had else f"no {kind}"
+            flag = "--device cuda: " if kind == "GPU" else ""
+            raise UsageError(
+                f"{flag}the Ray cluster at {self.address} has {state} "
+                "(`ray status` lists its resources)"
+            )
+        return free
 
     def unit_size(self, total_views: int) -> int:
         """Views per unit: about eight units per actor, at most a cache batch."""
         return unit_size_for(total_views, self.workers(), locations.embed_batch_size())
 
-    def run(self, units: list[Unit], progress: Callable[[int], None]) -> Iterator[UnitResult]:
+    def run(self, units: list[Unit], progress: Callable[[int], None]) -> Generator[UnitResult]:
         """Yield each unit's result as it arrives, in any order, each unit once;
         ``progress`` is told each unit's views as it arrives."""
-        import ray
 
         if not units:
             return
         pool = self.workers()
         counter_name = f"pilcrow-starts-{uuid.uuid4().hex}"
         counter = _StartCounter.options(name=counter_name).remote()
-        dataset = _dataset(units, pool, self._actor_kwargs(counter_name))
+        kwargs = self._actor_kwargs(counter_name)
+        batches = iter(
+            _dataset(units, pool, kwargs).iter_batches(batch_size=1, batch_format="numpy")
+        )
         seen: set[int] = set()
         try:
-            for batch in dataset.iter_batches(batch_size=1, batch_format="numpy"):
+            while (batch := _next_batch(batches, len(seen), len(units))) is not None:
                 result = result_of_row({name: column[0] for name, column in batch.items()})
                 if result.number in seen:  # never written twice
                     continue
@@ -107,14 +116,10 @@ class RayRunner:
                 progress(size)
                 self.nodes[result.worker] = self.nodes.get(result.worker, 0) + size
                 yield result
-        except (ray.exceptions.RayError, RuntimeError) as exc:
-            raise RayEmbeddingError(
-                f"embedding on Ray failed after {len(seen)} of {len(units)} batches "
-                f"({type(exc).__name__}: {_first_line(exc)}); what arrived is kept: "
-                "run `qa index` again to go on"
-            ) from exc
         finally:
             self.restarts += _restarts(counter, pool)
+            if kwargs["kill_marker"]:
+                Path(kwargs["kill_marker"]).unlink(missing_ok=True)
 
     def close(self) -> None:
         """Shut Ray down if this runner started it (``--ray`` with no address)."""
@@ -125,8 +130,7 @@ class RayRunner:
             self._started = False
 
     def _actor_kwargs(self, counter: str) -> dict[str, Any]:
-        env = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
-        env[locations.THREADS.name] = "1"
+        env = worker_env()
         kill_at, marker = _worker_kill_point()
         return {
             "model": self.model,
@@ -282,7 +286,9 @@ class RaySession:
 
     def runner_for(self, model: str) -> RayRunner:
         if self.runner is None or self.runner.model != model:
+            started = self.runner is not None and self.runner._started
             self.runner = RayRunner(self.address, model, self.device)
+            self.runner._started |= started  # still ours to shut down
         return self.runner
 
     def close(self) -> None:
@@ -295,6 +301,8 @@ def _restarts(counter: Any, pool: int) -> int:
     more than this count would)."""
     import ray
 
+    if not ray.is_initialized():  # shut down already: asking would start a new Ray
+        return 0
     try:
         starts = int(ray.get(counter.count.remote(), timeout=30))
         ray.kill(counter)
@@ -303,10 +311,19 @@ def _restarts(counter: Any, pool: int) -> int:
     return max(0, starts - pool)
 
 
-def _cluster_gpus() -> int:
-    import ray
-
-    return int(ray.cluster_resources().get("GPU", 0))
+def _next_batch(batches: Iterator[Any], arrived: int, total: int) -> Any | None:
+    """The next result batch, None at the end; any failure of Ray's (a unit out of
+    retries, a lost cluster, Ray Data's own timeouts) as one ``RayEmbeddingError``."""
+    try:
+        return next(batches)
+    except StopIteration:
+        return None
+    except Exception as exc:  # Ray raises many kinds, not all RayError
+        raise RayEmbeddingError(
+            f"embedding on Ray failed after {arrived} of {total} batches "
+            f"({type(exc).__name__}: {_first_line(exc)}); what arrived is kept: "
+            "run `qa index` again to go on"
+        ) from exc
 
 
 def _worker_kill_point() -> tuple[int | None, str]:

@@ -127,7 +127,10 @@ def index_sources(
             model = canonical_model_name(model_name)
             keeper = BM25Keeper(index_dir)
             ray = _ray_session(options)
-            ctx = RunContext(db, index_dir, model, load_embedder, progress, summary, keeper, ray)
+            device = options.device or locations.embed_device()
+            ctx = RunContext(
+                db, index_dir, model, load_embedder, progress, summary, keeper, ray, device
+            )
             try:
                 _update(ctx, list_sources(), options)
             finally:

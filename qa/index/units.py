@@ -13,12 +13,14 @@ pickles of our objects), which ``unit_row``/``unit_of_row`` and
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from qa import locations
 from qa.embed import Embedder, SpanEmbedder
 from qa.highlight import SentenceJob, embed_jobs
 from qa.locations import embed_batch_size
@@ -43,13 +45,36 @@ class Unit:
 class UnitResult:
     """What a unit gave: view vectors (one row per hash) and sentence vectors by job key.
 
-    ``worker`` names where it ran (``host:pid``; empty when local)."""
+    ``worker`` names where it ran (``node <id>`` on Ray; empty otherwise)."""
 
     number: int
     hashes: list[str]
     vectors: np.ndarray
     sentences: list[tuple[str, SentenceVectors]] = field(default_factory=list)
     worker: str = ""
+
+
+class UnitRunner(Protocol):
+    """Where units run: here (``LocalUnits``), on model processes
+    (``model_pool.PooledUnits``) or on Ray (``ray_stage.RayRunner``)."""
+
+    def unit_size(self, total_views: int) -> int:
+        """Views per unit for this runner."""
+        ...
+
+    def run(self, units: list[Unit], progress: Callable[[int], None]) -> Generator[UnitResult]:
+        """Each unit's result once, in any order; ``progress`` told the views done."""
+        ...
+
+
+def worker_env() -> dict[str, str]:
+    """What a model worker (a process of ours or a Ray actor) takes from the run's
+    environment before it loads the model: the run's backend and caches, one thread
+    (a worker per core)."""
+    passed_on = (locations.EMBED_BACKEND.name, locations.ONNX_CACHE.name, "HF_HOME")
+    env = {name: os.environ[name] for name in passed_on if name in os.environ}
+    env[locations.THREADS.name] = "1"
+    return env
 
 
 class LocalUnits:
@@ -61,7 +86,7 @@ class LocalUnits:
     def unit_size(self, total_views: int) -> int:
         return embed_batch_size()
 
-    def run(self, units: list[Unit], progress: Callable[[int], None]) -> Iterator[UnitResult]:
+    def run(self, units: list[Unit], progress: Callable[[int], None]) -> Generator[UnitResult]:
         for unit in units:
             yield compute_unit(self._embedder, unit, progress)
 
@@ -71,12 +96,12 @@ def plan_units(
 ) -> list[Unit]:
     """Cut the work into units of about ``per_unit`` views, longest first.
 
-    A job is never split (its sentences pool over all its views); sorting by length keeps
-    the texts of one unit close in length, so the model pads little.
+    A job is never split (its sentences pool over all its views); sorting by the longest
+    view keeps the texts of one unit close in length, so the model pads little.
     """
     per_unit = max(1, per_unit)
     units: list[Unit] = []
-    by_length = sorted(jobs, key=lambda job: -sum(len(v) for v in job.views))
+    by_length = sorted(jobs, key=lambda job: -max(map(len, job.views), default=0))
     group: list[SentenceJob] = []
     size = 0
     for job in by_length:
@@ -104,10 +129,14 @@ def unit_size_for(total_views: int, workers: int, cache_batch: int) -> int:
 def compute_unit(
     embedder: Embedder, unit: Unit, progress: Callable[[int], None] | None = None
 ) -> UnitResult:
-    """Run the model on one unit. Jobs need an embedder that pools spans."""
+    """Run the model on one unit. A worker whose model cannot pool spans (torch on a
+    GPU, where the run's own model could) embeds a job unit's views alone: its passages
+    then get their sentence vectors at question time, as such a model's always do."""
+    if unit.jobs and not isinstance(embedder, SpanEmbedder):
+        views = {h: v for job in unit.jobs for h, v in zip(job.view_hashes, job.views, strict=True)}
+        unit = Unit(unit.number, views=tuple(views.items()))
     if unit.jobs:
-        if not isinstance(embedder, SpanEmbedder):
-            raise TypeError(f"{embedder.name} cannot pool sentence vectors")
+        assert isinstance(embedder, SpanEmbedder)
         by_hash, sentences = embed_jobs(embedder, unit.jobs, progress=progress)
         hashes = list(by_hash)
         stacked = np.stack([by_hash[h] for h in hashes]) if hashes else _empty(embedder.dim)
