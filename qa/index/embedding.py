@@ -93,19 +93,7 @@ def embed_missing(
     plain = [h for h in missing if h not in covered]
     if not plain and not jobs:
         return Embedded(embedder.dim, pooled)
-    total = len(plain) + sum(len(j.views) for j in jobs)
-    runner = _runner(ctx, embedder, total)
-    units = plan_units(jobs, [(h, texts[h]) for h in plain], runner.unit_size(total))
-    ctx.progress.start(total, "embedding")
-    wanted_views = set(missing)
-    # closing: a failed commit shuts the runner's stream now, while Ray is still up
-    with closing(runner.run(units, ctx.progress.advance)) as results:
-        for result in results:
-            _keep(ctx, result, wanted_views)
-    ctx.progress.finish()
-    if isinstance(runner, RayRunner):
-        ctx.summary.embed_restarts = runner.restarts
-        ctx.summary.embedded_on = dict(sorted(runner.nodes.items()))
+    _embed_units(ctx, embedder, jobs, [(h, texts[h]) for h in plain], set(missing))
     ctx.summary.passages_embedded += len(missing)
     ctx.summary.sentences_embedded += len(jobs)
     return Embedded(embedder.dim, pooled)
@@ -149,6 +137,29 @@ def _expected_dim(db: sqlite3.Connection, model: str, manifest: Manifest, rebuil
         dims = store.cached_dims(db, model)
         return dims[0] if len(dims) == 1 else 0
     return manifest.dim
+
+
+def _embed_units(
+    ctx: RunContext,
+    embedder: Embedder,
+    jobs: list[SentenceJob],
+    views: list[tuple[str, str]],
+    missing: set[str],
+) -> None:
+    """Embed ``jobs`` and plain ``views`` unit by unit, on the run's runner, committing
+    each unit's ``missing`` views and its sentence vectors as it arrives."""
+    total = len(views) + sum(len(j.views) for j in jobs)
+    runner = _runner(ctx, embedder, total)
+    units = plan_units(jobs, views, runner.unit_size(total))
+    ctx.progress.start(total, "embedding")
+    # closing: a failed commit shuts the runner's stream now, while Ray is still up
+    with closing(runner.run(units, ctx.progress.advance)) as results:
+        for result in results:
+            _keep(ctx, result, missing)
+    ctx.progress.finish()
+    if isinstance(runner, RayRunner):
+        ctx.summary.embed_restarts = runner.restarts
+        ctx.summary.embedded_on = dict(sorted(runner.nodes.items()))
 
 
 def _runner(ctx: RunContext, embedder: Embedder, total: int) -> UnitRunner:

@@ -126,8 +126,8 @@ def index_sources(
         try:
             model = canonical_model_name(model_name)
             keeper = BM25Keeper(index_dir)
-            ray = _ray_session(options)
-            device = options.device or locations.embed_device()
+            device = options.device or locations.embed_device()  # Ray's actors use it too
+            ray = RaySession(options.ray_address, device) if options.ray_address else None
             ctx = RunContext(
                 db, index_dir, model, load_embedder, progress, summary, keeper, ray, device
             )
@@ -149,13 +149,6 @@ def index_sources(
 # the last connection closes) a page rewritten by several commits is copied once.
 # Commits of 512 vectors: 50-57 ms -> 23 ms, 300k cached.
 WAL_CHECKPOINT_PAGES = 20_000
-
-
-def _ray_session(options: RunOptions) -> RaySession | None:
-    """The run's Ray session when it embeds on Ray; its actors use the run's device."""
-    if not options.ray_address:
-        return None
-    return RaySession(options.ray_address, options.device or locations.embed_device())
 
 
 def _open_for_update(index_dir: Path, rebuild: bool, progress: Progress) -> sqlite3.Connection:
