@@ -117,3 +117,53 @@ def test_touched_files_are_hashed_not_parsed(  # type: ignore[no-untyped-def]
     summary = build_index(corpus, tmp_path / "index")
     assert (summary.changed, summary.added, summary.unchanged) == (1, 0, POOL_MIN_FILES)
     assert summary.files_read == POOL_MIN_FILES + 2  # all of them, and the clash
+
+
+_ORPHAN_SCRIPT = """
+import multiprocessing, os, signal, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from qa.index.children import die_with_parent
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(
+        2,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
+    futures = [pool.submit(time.sleep, 30) for _ in range(4)]
+    time.sleep(3)  # the workers are up and busy
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not status.exists() or "State:\tZ" not in status.read_text()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="Linux only (PR_SET_PDEATHSIG)")
+def test_pool_workers_die_with_a_killed_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    script = tmp_path / "killed_run.py"
+    script.write_text(_ORPHAN_SCRIPT, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == -9, proc.stderr
+    workers = [int(pid) for pid in proc.stdout.split()]
+    assert len(workers) == 2
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)]

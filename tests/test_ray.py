@@ -127,6 +127,7 @@ def test_two_nodes_share_the_work_and_survive_a_killed_worker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PILCROW_TEST_KILL_AT", "worker:3")  # SIGKILL inside the 3rd unit
+    monkeypatch.setenv("PILCROW_GENERATION_PASSAGES", "60")  # parts: a pool per part
     index = tmp_path / "ray-index"
     summary = build_index(corpus, index, options=RunOptions(ray_address=two_nodes))
     assert summary.embed_restarts >= 1

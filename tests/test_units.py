@@ -162,3 +162,17 @@ def test_a_model_that_cannot_pool_embeds_a_job_units_views_alone() -> None:
     assert result.vectors.shape == (2, torch_model.dim) and result.sentences == []
     want = shared_embedder("all-MiniLM-L6-v2").embed(["first view text", "second view text"])
     assert float(np.min(np.sum(result.vectors * want, axis=1))) > 0.9999
+
+
+def test_an_unreachable_ray_address_is_refused_at_once() -> None:
+    from qa.errors import UsageError
+    from qa.index.ray_stage import check_reachable
+
+    with pytest.raises(UsageError) as refused:
+        check_reachable("127.0.0.1:1")  # nothing listens on port 1
+    assert str(refused.value) == (
+        "cannot reach the Ray cluster at 127.0.0.1:1 (Connection refused); is "
+        "`ray start --head` running there? (docs/scale.md)"
+    )
+    for left_to_ray in ("local", "auto", "ray://head:10001"):
+        check_reachable(left_to_ray)

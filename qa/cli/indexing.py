@@ -77,7 +77,7 @@ def index(
     from qa.embed import check_device
     from qa.factory import build_index
     from qa.index import RunOptions
-    from qa.index.ray_stage import require_ray
+    from qa.index.ray_stage import check_reachable, require_ray
 
     if check:
         _check_index(index_dir or locations.index_dir(), json_)
@@ -87,6 +87,7 @@ def index(
     device = device or locations.embed_device()
     if ray_address:
         require_ray()
+        check_reachable(ray_address)
     check_device(device, here=not ray_address)  # on Ray, the cluster's GPUs are checked
     options = RunOptions(progress=cli_progress(), ray_address=ray_address, device=device, **run)
     summary = build_index(corpus_dir, index_dir, model, options=options)

@@ -25,6 +25,7 @@ from qa import locations
 from qa.embed import Embedder
 from qa.errors import QAError
 from qa.index import units as work
+from qa.index.children import die_with_parent
 from qa.index.units import LocalUnits, Unit, UnitResult
 
 POOL_MIN_VIEWS = 2_000  # less to embed than this (~1 min on one core): in-process
@@ -60,7 +61,7 @@ class PooledUnits:
             max_workers=self.workers,
             mp_context=context,
             initializer=_load_model,
-            initargs=(self.model, env),
+            initargs=(self.model, env, os.getpid()),
         )
         pending = iter(units)
         in_flight: set[Future[dict[str, Any]]] = set()
@@ -85,9 +86,11 @@ class PooledUnits:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _load_model(model: str, env: dict[str, str]) -> None:
-    """Worker start-up: the run's backend, one thread, the model loaded once."""
+def _load_model(model: str, env: dict[str, str], parent_pid: int) -> None:
+    """Worker start-up: gone with the run, the run's backend, one thread, the model
+    loaded once."""
     global _worker_embedder
+    die_with_parent(parent_pid)
     os.environ.update(env)
     from qa.embed import load_embedder
 

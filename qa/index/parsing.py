@@ -17,6 +17,7 @@ costs more than it saves there.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from qa.errors import IngestError, QAError
+from qa.index.children import die_with_parent
 from qa.index.rows import Parsed, parsed
 from qa.index.sources import FileSource, ReadRefusedError, Source, check_passage_sizes
 
@@ -93,7 +95,12 @@ def _pooled(jobs: Sequence[ToRead], workers: int) -> Iterator[Outcome]:
     the TUI's or the model's, that a forked child must not inherit)."""
     batches = _batches(jobs, BATCH_FILES)
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
     in_flight: deque[Future[list[Outcome]]] = deque()
     try:
         for batch in islice(batches, workers * AHEAD_BATCHES):

@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import tempfile
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Generator, Iterator
@@ -44,6 +46,7 @@ from qa.index.units import (
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "Ray is not installed: pip install 'pilcrow[ray]' (in a checkout: make setup-ray)"
+FREE_WAIT_SECONDS = 15  # for CPUs (GPUs) the last part's actors are still releasing
 RESTARTS = 3  # per actor, and retries per unit: a unit that kills its worker 4 times fails
 
 
@@ -77,9 +80,13 @@ class RayRunner:
         import ray
 
         kind = "GPU" if self.device == "cuda" else "CPU"
+        had = int(ray.cluster_resources().get(kind, 0))
         free = int(ray.available_resources().get(kind, 0))
+        deadline = time.monotonic() + FREE_WAIT_SECONDS
+        while had and free < 1 and time.monotonic() < deadline:  # last part's actors leaving
+            time.sleep(0.5)
+            free = int(ray.available_resources().get(kind, 0))
         if free < 1:
-            had = int(ray.cluster_resources().get(kind, 0))
             state = f"no free {kind} ({had} in all)" if had else f"no {kind}"
             flag = "--device cuda: " if kind == "GPU" else ""
             raise UsageError(
@@ -95,7 +102,6 @@ class RayRunner:
     def run(self, units: list[Unit], progress: Callable[[int], None]) -> Generator[UnitResult]:
         """Yield each unit's result as it arrives, in any order, each unit once;
         ``progress`` is told each unit's views as it arrives."""
-
         if not units:
             return
         pool = self.workers()
@@ -151,10 +157,27 @@ def require_ray() -> None:
         raise UsageError(INSTALL_HINT) from exc
 
 
+def check_reachable(address: str) -> None:
+    """Refuse a ``HOST:PORT`` nobody answers at, in one line and at once: Ray itself
+    retries an unreachable head for minutes, logging each try. Other forms (``local``,
+    ``auto``, ``ray://...``) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if address == "local" or not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); is "
+            "`ray start --head` running there? (docs/scale.md)"
+        ) from exc
+
+
 def connect(address: str) -> bool:
     """Join the cluster at ``address``, or start a local one for ``local``; True when
     this call started Ray (so the run shuts it down)."""
     require_ray()
+    check_reachable(address)
     import ray
 
     if ray.is_initialized():
